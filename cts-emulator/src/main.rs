@@ -1,0 +1,4 @@
+//! cts-emulator
+fn main() {
+    println!("cts-emulator {}", env!("CARGO_PKG_VERSION"));
+}

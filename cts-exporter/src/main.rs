@@ -1,0 +1,4 @@
+//! cts-exporter
+fn main() {
+    println!("cts-exporter {}", env!("CARGO_PKG_VERSION"));
+}

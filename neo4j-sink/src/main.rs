@@ -1,0 +1,4 @@
+//! neo4j-sink
+fn main() {
+    println!("neo4j-sink {}", env!("CARGO_PKG_VERSION"));
+}

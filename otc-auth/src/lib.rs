@@ -1,0 +1,2 @@
+//! otc-auth
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! trace-graph
+#![deny(missing_docs)]
