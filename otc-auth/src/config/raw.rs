@@ -1,0 +1,326 @@
+//! The file shape of `clouds.yaml` / `secure.yaml` / `clouds.json`, before validation.
+//!
+//! Every field is optional here because a value may come from clouds.yaml, secure.yaml, the environment
+//! or a vendor profile. [`RawCloud::fill_from`] merges two layers (the receiver's values win), and
+//! `resolve` later turns the merged layer into a checked [`CloudConfig`](crate::CloudConfig).
+//! Unknown keys (image_format, regions, ...) are ignored: real clouds.yaml files carry many of them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::{Error, Secret};
+
+/// A whole file: `clouds: { name: cloud, ... }`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawFile {
+    #[serde(default)]
+    pub clouds: Option<BTreeMap<String, RawCloud>>,
+}
+
+/// One cloud entry.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub(crate) struct RawCloud {
+    pub profile: Option<String>,
+    /// Deprecated alias of `profile`.
+    pub cloud: Option<String>,
+    #[serde(default)]
+    pub auth: RawAuth,
+    pub auth_type: Option<String>,
+    pub region_name: Option<String>,
+    pub interface: Option<String>,
+    pub endpoint_type: Option<String>,
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub identity_api_version: Option<String>,
+    pub verify: Option<bool>,
+    pub cacert: Option<PathBuf>,
+}
+
+/// The `auth:` block.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub(crate) struct RawAuth {
+    pub auth_url: Option<String>,
+    pub username: Option<String>,
+    pub user_id: Option<String>,
+    pub password: Option<Secret>,
+    pub token: Option<Secret>,
+    pub project_name: Option<String>,
+    pub project_id: Option<String>,
+    pub project_domain_name: Option<String>,
+    pub project_domain_id: Option<String>,
+    pub user_domain_name: Option<String>,
+    pub user_domain_id: Option<String>,
+    pub domain_name: Option<String>,
+    pub domain_id: Option<String>,
+    pub default_domain: Option<String>,
+    #[serde(alias = "access_key")]
+    pub ak: Option<String>,
+    #[serde(alias = "secret_key")]
+    pub sk: Option<Secret>,
+    pub security_token: Option<Secret>,
+    pub target_agency_name: Option<String>,
+    pub target_domain_id: Option<String>,
+    pub target_project_name: Option<String>,
+}
+
+/// For each listed field: keep `self`'s value, else take `other`'s.
+macro_rules! fill {
+    ($self:ident, $other:ident, $($field:ident),+ $(,)?) => {
+        $( if $self.$field.is_none() { $self.$field = $other.$field.clone(); } )+
+    };
+}
+
+impl RawCloud {
+    /// Fills every unset field from `other` (the receiver wins).
+    pub fn fill_from(&mut self, other: &RawCloud) {
+        fill!(
+            self,
+            other,
+            profile,
+            cloud,
+            auth_type,
+            region_name,
+            interface,
+            endpoint_type,
+            identity_api_version,
+            verify,
+            cacert
+        );
+        self.auth.fill_from(&other.auth);
+    }
+}
+
+impl RawAuth {
+    /// Fills every unset field from `other` (the receiver wins).
+    pub fn fill_from(&mut self, other: &RawAuth) {
+        fill!(
+            self,
+            other,
+            auth_url,
+            username,
+            user_id,
+            password,
+            token,
+            project_name,
+            project_id,
+            project_domain_name,
+            project_domain_id,
+            user_domain_name,
+            user_domain_id,
+            domain_name,
+            domain_id,
+            default_domain,
+            ak,
+            sk,
+            security_token,
+            target_agency_name,
+            target_domain_id,
+            target_project_name,
+        );
+    }
+
+    /// Drops values that are empty strings, so `password: ''` counts as "not set" and can be filled.
+    pub fn drop_empty(&mut self) {
+        fn s(v: &mut Option<String>) {
+            if v.as_deref().is_some_and(|x| x.trim().is_empty()) {
+                *v = None;
+            }
+        }
+        fn z(v: &mut Option<Secret>) {
+            if v.as_ref().is_some_and(Secret::is_empty) {
+                *v = None;
+            }
+        }
+        for v in [
+            &mut self.auth_url,
+            &mut self.username,
+            &mut self.user_id,
+            &mut self.project_name,
+            &mut self.project_id,
+            &mut self.project_domain_name,
+            &mut self.project_domain_id,
+            &mut self.user_domain_name,
+            &mut self.user_domain_id,
+            &mut self.domain_name,
+            &mut self.domain_id,
+            &mut self.default_domain,
+            &mut self.ak,
+            &mut self.target_agency_name,
+            &mut self.target_domain_id,
+            &mut self.target_project_name,
+        ] {
+            s(v);
+        }
+        for v in [
+            &mut self.password,
+            &mut self.token,
+            &mut self.sk,
+            &mut self.security_token,
+        ] {
+            z(v);
+        }
+    }
+}
+
+/// Parses a file's text: `.json` with serde_json, everything else with serde_norway (YAML).
+/// Syntax and type errors carry the file, line and column.
+pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile, Error> {
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if text.trim().is_empty() {
+        return Ok(RawFile::default());
+    }
+    let mut file: RawFile = if is_json {
+        serde_json::from_str(text).map_err(|e| Error::Parse {
+            path: path.to_owned(),
+            line: Some(e.line()),
+            column: Some(e.column()),
+            message: with_hint(e.to_string()),
+        })?
+    } else {
+        serde_norway::from_str(text).map_err(|e| {
+            let loc = e.location();
+            Error::Parse {
+                path: path.to_owned(),
+                line: loc.as_ref().map(|l| l.line()),
+                column: loc.as_ref().map(|l| l.column()),
+                message: with_hint(strip_location(&e.to_string())),
+            }
+        })?
+    };
+    if let Some(clouds) = file.clouds.as_mut() {
+        for cloud in clouds.values_mut() {
+            cloud.auth.drop_empty();
+        }
+    }
+    Ok(file)
+}
+
+/// serde_norway appends " at line L column C" to its message; the error type prints the location itself.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+fn with_hint(msg: String) -> String {
+    if msg.contains("expected a string") || msg.contains("expected a borrowed string") {
+        format!("{msg} (quote values that look like numbers or booleans, e.g. password: '12345')")
+    } else {
+        msg
+    }
+}
+
+/// Accepts `identity_api_version: 3` as well as `'3'`.
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        S(String),
+        I(i64),
+        F(f64),
+    }
+    Ok(match Option::<V>::deserialize(d)? {
+        None => None,
+        Some(V::S(s)) => Some(s),
+        Some(V::I(i)) => Some(i.to_string()),
+        Some(V::F(f)) => Some(f.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_plain_numbers_are_read_as_text() {
+        let text = "clouds:\n  otc:\n    auth:\n      password: 0012345\n";
+        let f = parse_file(Path::new("c.yaml"), text).expect("numeric scalar as string");
+        let pw = f.clouds.expect("clouds")["otc"]
+            .auth
+            .password
+            .clone()
+            .expect("password");
+        assert_eq!(pw.expose(), "0012345");
+    }
+
+    #[test]
+    fn yaml_type_error_has_line_and_column() {
+        let text = "clouds:\n  otc:\n    verify: maybe\n";
+        let err = parse_file(Path::new("/x/clouds.yaml"), text).expect_err("bad bool");
+        assert!(
+            matches!(
+                err,
+                Error::Parse {
+                    line: Some(3),
+                    column: Some(_),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("/x/clouds.yaml line 3 column "), "{msg}");
+        assert!(!msg.contains(" at line "), "location printed twice: {msg}");
+    }
+
+    #[test]
+    fn yaml_unterminated_quote_has_line_and_column() {
+        // The original exporter template's bug (cts-api.md §5.3).
+        let text = "clouds:\n  otc:\n    auth:\n      project_name: 'eu-de_<PROJECT_NAME>\n      user_domain_name: 'OTC'\n";
+        let err = parse_file(Path::new("/x/clouds.yaml"), text).expect_err("syntax error");
+        match err {
+            Error::Parse { line, column, .. } => {
+                assert!(line.is_some_and(|l| l >= 4), "{line:?}");
+                assert!(column.is_some());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_error_has_line_and_column() {
+        let err = parse_file(Path::new("c.json"), "{\"clouds\": {\n  \"a\": [}\n}")
+            .expect_err("bad json");
+        assert!(
+            matches!(
+                err,
+                Error::Parse {
+                    line: Some(2),
+                    column: Some(_),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn aliases_and_numeric_api_version() {
+        let text = "clouds:\n  a:\n    identity_api_version: 3\n    auth:\n      access_key: AK1\n      secret_key: SK1\n";
+        let f = parse_file(Path::new("c.yaml"), text).expect("valid");
+        let a = &f.clouds.expect("clouds")["a"];
+        assert_eq!(a.identity_api_version.as_deref(), Some("3"));
+        assert_eq!(a.auth.ak.as_deref(), Some("AK1"));
+        assert_eq!(a.auth.sk.as_ref().map(Secret::expose), Some("SK1"));
+    }
+
+    #[test]
+    fn fill_keeps_own_values_and_drops_empty() {
+        let mut a = RawCloud::default();
+        a.auth.username = Some("file-user".into());
+        a.auth.password = Some(Secret::new(""));
+        a.auth.drop_empty();
+        let mut b = RawCloud::default();
+        b.auth.username = Some("env-user".into());
+        b.auth.password = Some(Secret::new("env-pw"));
+        b.region_name = Some("eu-nl".into());
+        a.fill_from(&b);
+        assert_eq!(a.auth.username.as_deref(), Some("file-user"));
+        assert_eq!(a.auth.password.as_ref().map(Secret::expose), Some("env-pw"));
+        assert_eq!(a.region_name.as_deref(), Some("eu-nl"));
+    }
+}
