@@ -93,7 +93,10 @@ pub struct Trace {
 impl Trace {
     /// The trace id, if present and not blank.
     pub fn id(&self) -> Option<&str> {
-        self.trace_id.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        self.trace_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -324,9 +327,9 @@ fn opt_user<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UserInfo>, D::Erro
     match Value::deserialize(d)? {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => serde_json::from_str::<UserInfo>(&s)
-            .map(Some)
-            .map_err(|e| de::Error::custom(format!("user is a string but not a JSON user object: {e}"))),
+        Value::String(s) => serde_json::from_str::<UserInfo>(&s).map(Some).map_err(|e| {
+            de::Error::custom(format!("user is a string but not a JSON user object: {e}"))
+        }),
         v @ Value::Object(_) => serde_json::from_value::<UserInfo>(v)
             .map(Some)
             .map_err(|e| de::Error::custom(format!("user: {e}"))),
@@ -398,8 +401,9 @@ mod tests {
 
     #[test]
     fn null_user_and_missing_fields() {
-        let t: Trace = serde_json::from_value(json!({"trace_id": "b", "user": null, "source_ip": null}))
-            .expect("decodes");
+        let t: Trace =
+            serde_json::from_value(json!({"trace_id": "b", "user": null, "source_ip": null}))
+                .expect("decodes");
         assert!(t.user.is_none());
         assert!(t.source_ip.is_none());
         assert_eq!(t.id(), Some("b"));

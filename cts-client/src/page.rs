@@ -1,0 +1,64 @@
+//! One page of a trace list, as decoded from `{"traces": [...], "meta_data": {...}}`.
+//!
+//! cts-api.md §1.4: `meta_data.count` is the number of traces in this page
+//! and `meta_data.marker` the id of its last trace, to be sent as `next` for
+//! the following page (null/absent on the last page).
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::Trace;
+
+/// One page of traces and the marker that leads to the next.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TracePage {
+    /// The traces in this page, in server order (newest first).
+    pub traces: Vec<Trace>,
+    /// `meta_data.marker`: send as `next` to get the following page. `None`
+    /// when the server sent null, an empty string or no marker at all.
+    pub marker: Option<String>,
+    /// `meta_data.count` as sent (the count of this page).
+    pub count: Option<u64>,
+}
+
+/// The wire shape; `traces` must be present (null counts as empty).
+#[derive(Deserialize)]
+pub(crate) struct PageWire {
+    #[serde(deserialize_with = "traces_or_null")]
+    traces: Vec<Trace>,
+    #[serde(default)]
+    meta_data: Option<MetaWire>,
+}
+
+#[derive(Deserialize, Default)]
+struct MetaWire {
+    #[serde(default)]
+    count: Option<Value>,
+    #[serde(default)]
+    marker: Option<Value>,
+}
+
+fn traces_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Trace>, D::Error> {
+    Ok(Option::<Vec<Trace>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl From<PageWire> for TracePage {
+    fn from(w: PageWire) -> TracePage {
+        let meta = w.meta_data.unwrap_or_default();
+        let marker = match meta.marker {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let count = match meta.count {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        TracePage {
+            traces: w.traces,
+            marker,
+            count,
+        }
+    }
+}

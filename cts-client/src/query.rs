@@ -1,0 +1,489 @@
+//! The filters of a trace-list request and their wire encoding.
+//!
+//! One [`TraceQuery`] describes a query for all three API versions; the
+//! differences (tracker in the path or in `tracker_name`, `trace_type` only
+//! on v3, the v2 status parameter name) are resolved here when the query is
+//! turned into URL parameters (cts-api.md §1.1, §1.2). Validation happens
+//! before any request, so a bad value is reported by name instead of
+//! surfacing as a CTS `400`.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::{ApiVersion, Error, TraceRating};
+
+/// The largest page size CTS allows (all versions).
+pub const MAX_LIMIT: u32 = 200;
+
+/// The tracker used when none is given: CTS allows only `system` for
+/// management traces.
+pub const DEFAULT_TRACKER: &str = "system";
+
+/// Epoch milliseconds below this look like seconds (it is March 1973 in ms).
+const SMALLEST_PLAUSIBLE_MS: i64 = 100_000_000_000;
+
+/// The name of the status filter on the **v2** API.
+///
+/// **\[CONFLICT\]** in cts-api.md §1.1: the 2022 v2 documentation and
+/// gophertelekomcloud (the library the original exporter uses against real
+/// OTC) send `trace_status`; the current v2 page says `trace_rating`. The
+/// default follows the code that ran against the real service
+/// ([`V2StatusParam::TraceStatus`]); switch it with
+/// [`crate::CtsClientBuilder::v2_status_param`]. v1 and v3 always use
+/// `trace_rating`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum V2StatusParam {
+    /// `trace_status` (2022 docs, gophertelekomcloud). The default.
+    #[default]
+    TraceStatus,
+    /// `trace_rating` (current v2 docs).
+    TraceRating,
+}
+
+impl V2StatusParam {
+    /// The query parameter name.
+    pub fn name(self) -> &'static str {
+        match self {
+            V2StatusParam::TraceStatus => "trace_status",
+            V2StatusParam::TraceRating => "trace_rating",
+        }
+    }
+}
+
+/// Filters and window of a trace-list request (cts-api.md §1.2).
+///
+/// Every field is optional; `None` means "not sent", and CTS applies its own
+/// default (the last hour for `from`, now for `to`, 10 for `limit`).
+///
+/// ```
+/// use cts_client::{TraceQuery, TraceRating};
+/// let q = TraceQuery::new()
+///     .window_ms(1_700_000_000_000, 1_700_003_600_000)
+///     .limit(200)
+///     .service_type("ECS")
+///     .trace_rating(TraceRating::Warning);
+/// assert!(q.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceQuery {
+    /// Tracker name. v1/v2 put it in the path (default `system`); v3 sends
+    /// `tracker_name` only when set.
+    pub tracker: Option<String>,
+    /// Start of the window, epoch **milliseconds**, exclusive.
+    pub from_ms: Option<i64>,
+    /// End of the window, epoch **milliseconds**, exclusive.
+    pub to_ms: Option<i64>,
+    /// Page size, 1..=200.
+    pub limit: Option<u32>,
+    /// Upper-case service acronym, e.g. `ECS`.
+    pub service_type: Option<String>,
+    /// User name (case-sensitive).
+    pub user: Option<String>,
+    /// Resource id.
+    pub resource_id: Option<String>,
+    /// Resource name (case-sensitive).
+    pub resource_name: Option<String>,
+    /// Resource type, e.g. `eip`.
+    pub resource_type: Option<String>,
+    /// One trace id; CTS then ignores the other filters.
+    pub trace_id: Option<String>,
+    /// Operation name, e.g. `createTracker` (case-sensitive).
+    pub trace_name: Option<String>,
+    /// Status filter: normal, warning or incident.
+    pub trace_rating: Option<TraceRating>,
+    /// v3 only: `system` (management traces, sent when unset) or `data`.
+    pub trace_type: Option<String>,
+    /// Resume point: a `marker` from an earlier page, sent as `next`.
+    pub next: Option<String>,
+}
+
+impl TraceQuery {
+    /// An empty query: the last hour of the `system` tracker, CTS's default page size.
+    pub fn new() -> TraceQuery {
+        TraceQuery::default()
+    }
+
+    /// Sets the tracker name.
+    pub fn tracker(mut self, name: impl Into<String>) -> Self {
+        self.tracker = Some(name.into());
+        self
+    }
+
+    /// Sets the window `(from, to)` in epoch milliseconds.
+    pub fn window_ms(mut self, from_ms: i64, to_ms: i64) -> Self {
+        self.from_ms = Some(from_ms);
+        self.to_ms = Some(to_ms);
+        self
+    }
+
+    /// Sets the page size (validated to 1..=200 when the query is used).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Filters by service type, e.g. `ECS`.
+    pub fn service_type(mut self, v: impl Into<String>) -> Self {
+        self.service_type = Some(v.into());
+        self
+    }
+
+    /// Filters by user name.
+    pub fn user(mut self, v: impl Into<String>) -> Self {
+        self.user = Some(v.into());
+        self
+    }
+
+    /// Filters by resource id.
+    pub fn resource_id(mut self, v: impl Into<String>) -> Self {
+        self.resource_id = Some(v.into());
+        self
+    }
+
+    /// Filters by resource name.
+    pub fn resource_name(mut self, v: impl Into<String>) -> Self {
+        self.resource_name = Some(v.into());
+        self
+    }
+
+    /// Filters by resource type.
+    pub fn resource_type(mut self, v: impl Into<String>) -> Self {
+        self.resource_type = Some(v.into());
+        self
+    }
+
+    /// Asks for one trace by id.
+    pub fn trace_id(mut self, v: impl Into<String>) -> Self {
+        self.trace_id = Some(v.into());
+        self
+    }
+
+    /// Filters by operation name.
+    pub fn trace_name(mut self, v: impl Into<String>) -> Self {
+        self.trace_name = Some(v.into());
+        self
+    }
+
+    /// Filters by status.
+    pub fn trace_rating(mut self, v: TraceRating) -> Self {
+        self.trace_rating = Some(v);
+        self
+    }
+
+    /// Sets the v3 trace type (`system` or `data`).
+    pub fn trace_type(mut self, v: impl Into<String>) -> Self {
+        self.trace_type = Some(v.into());
+        self
+    }
+
+    /// Starts after the given `marker` of an earlier page.
+    pub fn next(mut self, marker: impl Into<String>) -> Self {
+        self.next = Some(marker.into());
+        self
+    }
+
+    /// Checks every field against what CTS accepts, naming the first bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_LIMIT).contains(&limit) {
+                return Err(invalid(
+                    "limit",
+                    format!(
+                        "must be between 1 and {MAX_LIMIT} (CTS's maximum page size), got {limit}"
+                    ),
+                ));
+            }
+        }
+        for (field, value) in [("from_ms", self.from_ms), ("to_ms", self.to_ms)] {
+            if let Some(v) = value {
+                if v < 0 {
+                    return Err(invalid(
+                        field,
+                        format!("must be epoch milliseconds >= 0, got {v}"),
+                    ));
+                }
+                if v > 0 && v < SMALLEST_PLAUSIBLE_MS {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "looks like epoch seconds ({v}); CTS expects epoch milliseconds (13 digits), e.g. {}",
+                            v.saturating_mul(1000)
+                        ),
+                    ));
+                }
+            }
+        }
+        if let (Some(from), Some(to)) = (self.from_ms, self.to_ms) {
+            if from >= to {
+                return Err(invalid(
+                    "from_ms",
+                    format!("must be earlier than to_ms (both are exclusive), got from_ms={from} to_ms={to}"),
+                ));
+            }
+        }
+        for (field, value) in self.text_filters() {
+            if let Some(v) = value {
+                if v.trim().is_empty() {
+                    return Err(invalid(
+                        field,
+                        "is set but blank; leave it unset to not filter".to_owned(),
+                    ));
+                }
+            }
+        }
+        if let Some(t) = &self.tracker {
+            if t.trim().is_empty() {
+                return Err(invalid(
+                    "tracker",
+                    "is blank; CTS's management tracker is `system`".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn text_filters(&self) -> [(&'static str, Option<&str>); 9] {
+        [
+            ("service_type", self.service_type.as_deref()),
+            ("user", self.user.as_deref()),
+            ("resource_id", self.resource_id.as_deref()),
+            ("resource_name", self.resource_name.as_deref()),
+            ("resource_type", self.resource_type.as_deref()),
+            ("trace_id", self.trace_id.as_deref()),
+            ("trace_name", self.trace_name.as_deref()),
+            ("trace_type", self.trace_type.as_deref()),
+            ("next", self.next.as_deref()),
+        ]
+    }
+
+    /// The tracker a v1/v2 path uses.
+    pub(crate) fn path_tracker(&self) -> &str {
+        self.tracker.as_deref().unwrap_or(DEFAULT_TRACKER)
+    }
+
+    /// The query parameters for `version`, in a fixed order, after validation.
+    ///
+    /// `next` overrides [`TraceQuery::next`] (the paginator passes the
+    /// current marker).
+    pub fn to_params(
+        &self,
+        version: ApiVersion,
+        v2_status: V2StatusParam,
+        next: Option<&str>,
+    ) -> Result<Vec<(&'static str, String)>, Error> {
+        self.validate()?;
+        if version != ApiVersion::V3 && self.trace_type.is_some() {
+            return Err(invalid(
+                "trace_type",
+                format!(
+                    "exists only in the v3 API, but the client uses {version}; unset it or use v3"
+                ),
+            ));
+        }
+        let mut p: Vec<(&'static str, String)> = Vec::with_capacity(12);
+        if version == ApiVersion::V3 {
+            p.push((
+                "trace_type",
+                self.trace_type
+                    .clone()
+                    .unwrap_or_else(|| "system".to_owned()),
+            ));
+            if let Some(t) = &self.tracker {
+                p.push(("tracker_name", t.clone()));
+            }
+        }
+        if let Some(v) = self.limit {
+            p.push(("limit", v.to_string()));
+        }
+        if let Some(v) = self.from_ms {
+            p.push(("from", v.to_string()));
+        }
+        if let Some(v) = self.to_ms {
+            p.push(("to", v.to_string()));
+        }
+        for (name, value) in self.text_filters() {
+            if matches!(name, "trace_type" | "next") {
+                continue;
+            }
+            if let Some(v) = value {
+                p.push((name, v.to_owned()));
+            }
+        }
+        if let Some(r) = &self.trace_rating {
+            let name = match version {
+                ApiVersion::V2 => v2_status.name(),
+                ApiVersion::V1 | ApiVersion::V3 => "trace_rating",
+            };
+            p.push((name, r.as_str().to_owned()));
+        }
+        if let Some(n) = next.or(self.next.as_deref()) {
+            p.push(("next", n.to_owned()));
+        }
+        Ok(p)
+    }
+}
+
+/// Everything except `A-Z a-z 0-9 - _ . ~` is percent-encoded, space as `%20`:
+/// the form AK/SK signing canonicalizes to (cts-api.md §4.1), so the query
+/// sent is byte-identical to the one signed.
+const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Encodes parameters as `k=v&k=v` with [RFC 3986] unreserved characters kept.
+///
+/// [RFC 3986]: https://www.rfc-editor.org/rfc/rfc3986#section-2.3
+pub(crate) fn encode_params(params: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.extend(utf8_percent_encode(k, QUERY_ENCODE));
+        out.push('=');
+        out.extend(utf8_percent_encode(v, QUERY_ENCODE));
+    }
+    out
+}
+
+fn invalid(field: &'static str, problem: String) -> Error {
+    Error::InvalidQuery { field, problem }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(p: &[(&'static str, String)]) -> Vec<&'static str> {
+        p.iter().map(|(k, _)| *k).collect()
+    }
+
+    #[test]
+    fn limit_bounds() {
+        assert!(TraceQuery::new().limit(1).validate().is_ok());
+        assert!(TraceQuery::new().limit(200).validate().is_ok());
+        for bad in [0, 201, 1000] {
+            let e = TraceQuery::new()
+                .limit(bad)
+                .validate()
+                .expect_err("out of range");
+            let s = e.to_string();
+            assert!(
+                s.contains("`limit`")
+                    && s.contains("between 1 and 200")
+                    && s.contains(&bad.to_string()),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn window_checks() {
+        let e = TraceQuery::new()
+            .window_ms(1_700_000_000, 1_700_003_600)
+            .validate()
+            .expect_err("seconds");
+        assert!(
+            e.to_string().contains("epoch seconds") && e.to_string().contains("1700000000000"),
+            "{e}"
+        );
+        let e = TraceQuery::new()
+            .window_ms(1_700_000_000_001, 1_700_000_000_000)
+            .validate()
+            .expect_err("reversed");
+        assert!(e.to_string().contains("earlier than to_ms"), "{e}");
+        let e = TraceQuery {
+            from_ms: Some(-5),
+            ..TraceQuery::default()
+        }
+        .validate()
+        .expect_err("negative");
+        assert!(e.to_string().contains(">= 0"), "{e}");
+        let e = TraceQuery::new().user("  ").validate().expect_err("blank");
+        assert!(e.to_string().contains("`user`"), "{e}");
+    }
+
+    #[test]
+    fn v3_params_carry_trace_type_and_tracker() {
+        let q = TraceQuery::new()
+            .limit(11)
+            .window_ms(1478490478000, 1479095278000)
+            .trace_name("createTracker");
+        let p = q
+            .to_params(ApiVersion::V3, V2StatusParam::default(), None)
+            .expect("valid");
+        assert_eq!(
+            names(&p),
+            ["trace_type", "limit", "from", "to", "trace_name"]
+        );
+        assert_eq!(p[0].1, "system");
+        let p = q
+            .clone()
+            .tracker("system")
+            .to_params(ApiVersion::V3, V2StatusParam::default(), Some("m1"))
+            .expect("valid");
+        assert_eq!(
+            names(&p),
+            [
+                "trace_type",
+                "tracker_name",
+                "limit",
+                "from",
+                "to",
+                "trace_name",
+                "next"
+            ]
+        );
+        let p = q
+            .to_params(ApiVersion::V1, V2StatusParam::default(), None)
+            .expect("valid");
+        assert_eq!(names(&p), ["limit", "from", "to", "trace_name"]);
+    }
+
+    #[test]
+    fn status_parameter_name_per_version() {
+        let q = TraceQuery::new().trace_rating(TraceRating::Incident);
+        let name = |v, s| {
+            q.to_params(v, s, None).expect("valid")[..]
+                .iter()
+                .find(|(_, val)| val == "incident")
+                .map(|(k, _)| *k)
+        };
+        assert_eq!(
+            name(ApiVersion::V1, V2StatusParam::TraceStatus),
+            Some("trace_rating")
+        );
+        assert_eq!(
+            name(ApiVersion::V2, V2StatusParam::TraceStatus),
+            Some("trace_status")
+        );
+        assert_eq!(
+            name(ApiVersion::V2, V2StatusParam::TraceRating),
+            Some("trace_rating")
+        );
+        assert_eq!(
+            name(ApiVersion::V3, V2StatusParam::TraceStatus),
+            Some("trace_rating")
+        );
+    }
+
+    #[test]
+    fn trace_type_outside_v3_is_an_error() {
+        let e = TraceQuery::new()
+            .trace_type("data")
+            .to_params(ApiVersion::V2, V2StatusParam::default(), None)
+            .expect_err("v3 only");
+        assert!(e.to_string().contains("only in the v3 API"), "{e}");
+    }
+
+    #[test]
+    fn encoding_is_signing_friendly() {
+        let s = encode_params(&[
+            ("resource_name", "a b+c/é~".to_owned()),
+            ("limit", "5".to_owned()),
+        ]);
+        assert_eq!(s, "resource_name=a%20b%2Bc%2F%C3%A9~&limit=5");
+        assert_eq!(encode_params(&[]), "");
+    }
+}

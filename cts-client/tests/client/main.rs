@@ -1,0 +1,8 @@
+//! Integration tests of the CTS client against a mock CTS (wiremock).
+
+mod bodies;
+mod errors;
+mod pagination;
+mod support;
+mod trackers;
+mod urls;

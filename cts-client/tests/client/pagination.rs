@@ -1,0 +1,268 @@
+//! Following markers: single page, several pages, null marker, empty page, loops.
+
+use cts_client::{Error, TraceQuery};
+use futures::{StreamExt, TryStreamExt};
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::support::{ids, page, Harness};
+
+#[tokio::test]
+async fn single_page_with_null_marker() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a", "b"], None)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let traces: Vec<_> = h
+        .client()
+        .traces(TraceQuery::new().limit(200))
+        .try_collect()
+        .await
+        .expect("ok");
+    assert_eq!(ids(&traces), ["a", "b"]);
+}
+
+#[tokio::test]
+async fn several_pages_follow_marker_as_next_with_same_filters() {
+    let h = Harness::start().await;
+    let base = || {
+        Mock::given(method("GET"))
+            .and(path(h.v3_path()))
+            .and(query_param("from", "1700000000000"))
+            .and(query_param("to", "1700003600000"))
+            .and(query_param("limit", "2"))
+            .and(query_param("service_type", "ECS"))
+    };
+    base()
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["t1", "t2"], Some("t2"))))
+        .expect(2)
+        .mount(&h.server)
+        .await;
+    base()
+        .and(query_param("next", "t2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["t3", "t4"], Some("t4"))))
+        .expect(2)
+        .mount(&h.server)
+        .await;
+    base()
+        .and(query_param("next", "t4"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["t5"], None)))
+        .expect(2)
+        .mount(&h.server)
+        .await;
+    let q = TraceQuery::new()
+        .window_ms(1_700_000_000_000, 1_700_003_600_000)
+        .limit(2)
+        .service_type("ECS");
+    let client = h.client();
+    let pages: Vec<_> = client.pages(q.clone()).try_collect().await.expect("ok");
+    assert_eq!(pages.len(), 3);
+    assert_eq!(pages[0].marker.as_deref(), Some("t2"));
+    assert_eq!(pages[2].marker, None);
+    let traces: Vec<_> = client.traces(q).try_collect().await.expect("ok");
+    assert_eq!(ids(&traces), ["t1", "t2", "t3", "t4", "t5"]);
+    // 3 requests for `pages`, 3 for `traces`; each mock verifies its share on drop.
+    assert_eq!(
+        h.server.received_requests().await.expect("recorded").len(),
+        6
+    );
+}
+
+#[tokio::test]
+async fn empty_marker_string_ends_the_walk() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "traces": [crate::support::trace("x")], "meta_data": {"count": 1, "marker": ""}
+        })))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let traces: Vec<_> = h
+        .client()
+        .traces(TraceQuery::new())
+        .try_collect()
+        .await
+        .expect("ok");
+    assert_eq!(ids(&traces), ["x"]);
+}
+
+#[tokio::test]
+async fn missing_meta_data_ends_the_walk() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"traces": [crate::support::trace("x")]})),
+        )
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let traces: Vec<_> = h
+        .client()
+        .traces(TraceQuery::new())
+        .try_collect()
+        .await
+        .expect("ok");
+    assert_eq!(ids(&traces), ["x"]);
+}
+
+#[tokio::test]
+async fn empty_page_with_marker_stops_without_another_request() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a"], Some("a"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "a"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&[], Some("zzz"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let pages: Vec<_> = h
+        .client()
+        .pages(TraceQuery::new())
+        .try_collect()
+        .await
+        .expect("ok");
+    assert_eq!(pages.len(), 1, "the empty page is not yielded");
+    assert_eq!(
+        h.server.received_requests().await.expect("recorded").len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn first_page_empty_yields_nothing() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&[], None)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let traces: Vec<_> = h
+        .client()
+        .traces(TraceQuery::new())
+        .try_collect()
+        .await
+        .expect("ok");
+    assert!(traces.is_empty());
+}
+
+#[tokio::test]
+async fn repeated_marker_is_a_clear_error() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a", "b"], Some("b"))))
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "b"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c", "d"], Some("d"))))
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "d"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c", "b"], Some("b"))))
+        .mount(&h.server)
+        .await;
+    let items: Vec<_> = h.client().pages(TraceQuery::new()).collect().await;
+    assert_eq!(items.len(), 3, "two pages, then the error, then the end");
+    assert!(items[0].is_ok() && items[1].is_ok());
+    match &items[2] {
+        Err(e @ Error::MarkerLoop { marker, page }) => {
+            assert_eq!((marker.as_str(), *page), ("b", 3));
+            assert!(e.to_string().contains("already followed"), "{e}");
+        }
+        other => panic!("expected a marker loop, got {other:?}"),
+    }
+    assert_eq!(
+        h.server.received_requests().await.expect("recorded").len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn marker_equal_to_the_starting_next_is_a_loop() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "m"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["x"], Some("m"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let res: Result<Vec<_>, _> = h
+        .client()
+        .traces(TraceQuery::new().next("m"))
+        .try_collect()
+        .await;
+    assert!(
+        matches!(res, Err(Error::MarkerLoop { page: 1, .. })),
+        "{res:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_error_mid_walk_ends_the_stream_after_the_good_pages() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a"], Some("a"))))
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "a"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            serde_json::json!({"error_code": "CTS.0300", "error_msg": "Query failed."}),
+        ))
+        .mount(&h.server)
+        .await;
+    let items: Vec<_> = h.client().traces(TraceQuery::new()).collect().await;
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[0].as_ref().ok().and_then(|t| t.trace_id.as_deref()),
+        Some("a")
+    );
+    assert!(
+        matches!(&items[1], Err(Error::BadRequest(e)) if e.code.as_deref() == Some("CTS.0300"))
+    );
+}
+
+#[tokio::test]
+async fn single_page_call_returns_marker_and_count() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "resume-here"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["p", "q"], Some("q"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let p = h
+        .client()
+        .list_traces(&TraceQuery::new().next("resume-here"))
+        .await
+        .expect("ok");
+    assert_eq!(ids(&p.traces), ["p", "q"]);
+    assert_eq!((p.marker.as_deref(), p.count), (Some("q"), Some(2)));
+}
