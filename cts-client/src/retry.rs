@@ -120,9 +120,10 @@ pub enum RetryDecision {
 }
 
 /// Classifies an error: throttling (429, honouring `Retry-After`), server
-/// errors (5xx except 501 Not Implemented and 505), network errors and
-/// timeouts are retried; everything else (other 4xx, undecodable bodies,
-/// bad input) is not.
+/// errors (5xx except 501 Not Implemented and 505), network errors,
+/// timeouts, and IAM being unreachable or failing (5xx) while the authorizer
+/// fetches a token are retried; everything else (other 4xx, rejected
+/// credentials, undecodable bodies, bad input) is not.
 ///
 /// Every request this client makes is an idempotent `GET`, so a broken
 /// connection is safe to retry too.
@@ -135,6 +136,11 @@ pub fn classify(error: &Error) -> RetryDecision {
             RetryDecision::Retry { after: None }
         }
         Error::Transport { .. } | Error::Timeout { .. } => RetryDecision::Retry { after: None },
+        // IAM unreachable or failing while fetching a token: as transient as a CTS outage.
+        Error::Auth(otc_auth::Error::Http { .. }) => RetryDecision::Retry { after: None },
+        Error::Auth(otc_auth::Error::Iam { status, .. }) if *status >= 500 => {
+            RetryDecision::Retry { after: None }
+        }
         _ => RetryDecision::Stop,
     }
 }
@@ -323,6 +329,17 @@ mod tests {
             connect: true,
         };
         assert_eq!(classify(&connect), retry);
+        let iam_down = Error::Auth(otc_auth::Error::Http {
+            url: "u".into(),
+            message: "refused".into(),
+        });
+        assert_eq!(classify(&iam_down), retry);
+        let iam_500 = Error::Auth(otc_auth::Error::Iam {
+            status: 503,
+            url: "u".into(),
+            message: "m".into(),
+        });
+        assert_eq!(classify(&iam_500), retry);
         for stop in [
             Error::BadRequest(api(400)),
             Error::NotFound(api(404)),

@@ -1,5 +1,6 @@
 //! Integration tests of the CTS client against a mock CTS (wiremock).
 
+mod auth;
 mod bodies;
 mod errors;
 mod pagination;
