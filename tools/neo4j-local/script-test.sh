@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# The checks below are single-quoted strings run by eval, so variables expand then.
+# shellcheck disable=SC2016,SC2034
 # End-to-end test of scripts/neo4j-local: runs the real script against a real
 # Neo4j, on a scratch data directory and a free port, so it never touches the
 # instance in .local/neo4j. Takes about a minute (four starts).
@@ -17,7 +19,8 @@ free_port() {
 
 SCRATCH="$(mktemp -d /tmp/neo4j-local-test.XXXXXX)"
 export NEO4J_LOCAL_DIR="$SCRATCH/data"
-export NEO4J_LOCAL_PORT="$(free_port)"
+NEO4J_LOCAL_PORT="$(free_port)"
+export NEO4J_LOCAL_PORT
 # Spaces and shell metacharacters: checks that the password survives env/eval.
 export NEO4J_LOCAL_PASSWORD='pa ss$word "quoted" & more'
 export NEO4J_LOCAL_HEAP=1g NEO4J_LOCAL_PAGECACHE=128m NEO4J_LOCAL_TIMEOUT=240
@@ -44,7 +47,7 @@ check() {
     FAILED=$((FAILED + 1))
     echo "FAILED $what"
     echo "       exit code: $RC; output:"
-    sed 's/^/       | /' <<<"$OUT"
+    while IFS= read -r line; do echo "       | $line"; done <<<"$OUT"
   fi
 }
 
