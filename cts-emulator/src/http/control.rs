@@ -1,0 +1,70 @@
+//! Routes outside the OTC API: ground truth for tests under `/_emulator/`,
+//! and the CTS API version list at `/`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde_json::json;
+
+use super::errors::{cts_error, json_response};
+use crate::state::{lock, now_ms, Shared};
+
+type St = State<Arc<Shared>>;
+
+/// `GET /_emulator/truth?project_id=<id or name>`: every trace id made
+/// visible so far, in ingestion order, plus the number still pending.
+pub(crate) async fn truth(State(s): St, uri: Uri) -> Response {
+    let key = uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "project_id")
+            .map(|(_, v)| v.into_owned())
+    });
+    let known = s
+        .projects
+        .iter()
+        .map(|p| format!("{} ({})", p.info.id, p.info.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(key) = key else {
+        return cts_error(
+            StatusCode::BAD_REQUEST,
+            "EMU.0001",
+            format!("add ?project_id=<id or name>; projects: {known}"),
+        );
+    };
+    let Some(p) = s.project_by_id_or_name(&key) else {
+        return cts_error(
+            StatusCode::NOT_FOUND,
+            "EMU.0002",
+            format!("unknown project `{key}`; projects: {known}"),
+        );
+    };
+    let (ids, pending) = {
+        let mut feed = lock(&p.feed);
+        feed.catch_up(now_ms(), &p.store);
+        let ids = match p.store.read() {
+            Ok(st) => st.ids(),
+            Err(poisoned) => poisoned.into_inner().ids(),
+        };
+        (ids, feed.pending())
+    };
+    let body = json!({
+        "project_id": p.info.id,
+        "project_name": p.info.name,
+        "visible_count": ids.len(),
+        "pending_count": pending,
+        "trace_ids": ids,
+    });
+    json_response(StatusCode::OK, body.to_string())
+}
+
+/// `GET /`: the CTS API version list (cts-api.md §1.1).
+pub(crate) async fn versions(State(s): St) -> Response {
+    let v = |id: &str, status: &str| json!({"id": id, "links": {"href": format!("{}/{id}/", s.base), "rel": "self"}, "min_version": "", "status": status, "updated": "2018-09-30T00:00:00Z", "version": ""});
+    json_response(
+        StatusCode::OK,
+        json!({"versions": [v("v1.0", "CURRENT"), v("v2.0", "SUPPORTED")]}).to_string(),
+    )
+}
