@@ -1,0 +1,274 @@
+//! From a parsed CloudEvent to a trace the graph can store.
+//!
+//! Transport decoding (binary, structured, batch) lives in `decode`; this
+//! module holds the rules every event must meet whatever the transport: an
+//! accepted `type`, JSON data that is a CTS trace with an id, and the graph
+//! context in the `project` and `region` extensions. A failure is an
+//! [`EventError`], which the sink answers with 400 because retrying the same
+//! event can never succeed.
+
+use crate::problem::EventError;
+use crate::store::{TraceContext, TraceRecord};
+use cloudevents::event::{Data, ExtensionValue};
+use cloudevents::{AttributesReader, Event};
+use cts_client::Trace;
+use serde_json::Value;
+
+/// Identity of an event for coalescing duplicates in flight: the CloudEvents
+/// identity (`source`, `id`) plus the trace id, so two events that share an id
+/// but carry different traces are never merged into one write.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    /// CloudEvent `source`.
+    pub source: String,
+    /// CloudEvent `id`.
+    pub id: String,
+    /// `trace_id` of the data.
+    pub trace_id: String,
+}
+
+/// An accepted event: its key and the record to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkEvent {
+    /// Coalescing key.
+    pub key: EventKey,
+    /// What to write.
+    pub record: TraceRecord,
+}
+
+/// The rules events are checked against.
+#[derive(Debug, Clone)]
+pub struct EventRules {
+    /// Accepted `type` prefixes, e.g. `com.otc.cts.trace.`.
+    pub accepted_type_prefixes: Vec<String>,
+}
+
+/// True for JSON media types: `application/json`, `text/json`, `*/*+json`.
+pub fn is_json_media_type(media_type: &str) -> bool {
+    let m = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    m == "application/json" || m == "text/json" || (m.ends_with("+json") && m.contains('/'))
+}
+
+fn extension(event: &Event, name: &str) -> Option<String> {
+    event
+        .extension(name)
+        .map(ExtensionValue::to_string)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn required_extension(event: &Event, name: &str, what: &str) -> Result<String, EventError> {
+    extension(event, name).ok_or_else(|| {
+        EventError::new(
+            "missing_extension",
+            format!("the CloudEvent extension attribute `{name}` ({what}) is missing or empty; the graph needs it"),
+        )
+    })
+}
+
+impl EventRules {
+    /// Checks one CloudEvent and turns it into a [`SinkEvent`].
+    pub fn check(&self, mut event: Event) -> Result<SinkEvent, EventError> {
+        let ty = event.ty();
+        if !self
+            .accepted_type_prefixes
+            .iter()
+            .any(|p| ty.starts_with(p.as_str()))
+        {
+            return Err(EventError::new(
+                "unknown_type",
+                format!(
+                    "event type {ty:?} is not accepted; accepted type prefixes: {} (ACCEPTED_TYPE_PREFIXES)",
+                    self.accepted_type_prefixes.join(", ")
+                ),
+            ));
+        }
+        let project_id = required_extension(&event, "project", "project id")?;
+        let region = required_extension(&event, "region", "region, e.g. eu-de")?;
+        let mut context = TraceContext::new(project_id, region);
+        if let Some(domain) = extension(&event, "domain") {
+            context = context.with_domain(domain, None);
+        }
+        let key_source = event.source().to_string();
+        let id = event.id().to_string();
+        let (content_type, _, data) = event.take_data();
+        let trace = trace_from_data(content_type.as_deref(), data)?;
+        let trace_id = trace
+            .id()
+            .ok_or_else(|| {
+                EventError::new(
+                    "missing_trace_id",
+                    "the trace in the event data has no trace_id; it cannot be stored",
+                )
+            })?
+            .to_string();
+        Ok(SinkEvent {
+            key: EventKey {
+                source: key_source,
+                id,
+                trace_id,
+            },
+            record: TraceRecord::new(trace, context),
+        })
+    }
+}
+
+fn trace_from_data(content_type: Option<&str>, data: Option<Data>) -> Result<Trace, EventError> {
+    if let Some(ct) = content_type {
+        if !is_json_media_type(ct) {
+            return Err(EventError::new(
+                "invalid_data",
+                format!("datacontenttype {ct:?} is not JSON; the data must be a CTS trace as application/json"),
+            ));
+        }
+    }
+    let value = match data {
+        None => {
+            return Err(EventError::new(
+                "missing_data",
+                "the event has no data; it must carry a CTS trace as JSON",
+            ))
+        }
+        Some(Data::Json(v)) => v,
+        Some(Data::Binary(bytes)) => serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+            EventError::new(
+                "invalid_data",
+                format!("the event data is not valid JSON: {e}"),
+            )
+        })?,
+        Some(Data::String(s)) => serde_json::from_str::<Value>(&s).map_err(|e| {
+            EventError::new(
+                "invalid_data",
+                format!("the event data is not valid JSON: {e}"),
+            )
+        })?,
+    };
+    if !value.is_object() {
+        return Err(EventError::new(
+            "invalid_data",
+            format!(
+                "the event data must be a JSON object (a CTS trace), got {}",
+                json_kind(&value)
+            ),
+        ));
+    }
+    serde_json::from_value::<Trace>(value).map_err(|e| {
+        EventError::new(
+            "invalid_data",
+            format!("the event data is not a CTS trace: {e}"),
+        )
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudevents::{EventBuilder, EventBuilderV10};
+    use serde_json::json;
+
+    fn rules() -> EventRules {
+        EventRules {
+            accepted_type_prefixes: vec!["com.otc.cts.trace.".into()],
+        }
+    }
+
+    fn event(ty: &str, data: Option<Value>) -> Event {
+        let mut b = EventBuilderV10::new()
+            .id("t-1")
+            .source("https://cts.example/v3/p1?tracker=system")
+            .ty(ty)
+            .extension("project", "p1")
+            .extension("region", "eu-de")
+            .extension("domain", "d1");
+        if let Some(d) = data {
+            b = b.data("application/json", d);
+        }
+        b.build().expect("valid event")
+    }
+
+    #[test]
+    fn good_event_becomes_a_record() {
+        let e = event(
+            "com.otc.cts.trace.ecs.createserver",
+            Some(json!({"trace_id": "t-1", "trace_name": "x"})),
+        );
+        let s = rules().check(e).expect("accepted");
+        assert_eq!(s.key.trace_id, "t-1");
+        assert_eq!(s.key.id, "t-1");
+        assert_eq!(s.record.context.project_id, "p1");
+        assert_eq!(s.record.context.region, "eu-de");
+        assert_eq!(s.record.context.domain_id.as_deref(), Some("d1"));
+        assert_eq!(s.record.trace.trace_name.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn bad_events_get_specific_reasons() {
+        let cases = [
+            (
+                event("com.example.other", Some(json!({"trace_id": "a"}))),
+                "unknown_type",
+            ),
+            (event("com.otc.cts.trace.x", None), "missing_data"),
+            (
+                event("com.otc.cts.trace.x", Some(json!([1]))),
+                "invalid_data",
+            ),
+            (
+                event("com.otc.cts.trace.x", Some(json!({"time": "yesterday"}))),
+                "invalid_data",
+            ),
+            (
+                event("com.otc.cts.trace.x", Some(json!({"trace_name": "no id"}))),
+                "missing_trace_id",
+            ),
+            (
+                event("com.otc.cts.trace.x", Some(json!({"trace_id": "  "}))),
+                "missing_trace_id",
+            ),
+        ];
+        for (e, code) in cases {
+            let err = rules().check(e).expect_err("refused");
+            assert_eq!(err.error, code, "{}", err.detail);
+        }
+    }
+
+    #[test]
+    fn missing_project_is_named() {
+        let mut e = event("com.otc.cts.trace.x", Some(json!({"trace_id": "a"})));
+        e.remove_extension("project");
+        let err = rules().check(e).expect_err("refused");
+        assert_eq!(err.error, "missing_extension");
+        assert!(err.detail.contains("`project`"), "{}", err.detail);
+    }
+
+    #[test]
+    fn json_media_types() {
+        for t in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "text/json",
+            "application/vnd.x+json",
+        ] {
+            assert!(is_json_media_type(t), "{t}");
+        }
+        for t in ["text/plain", "application/xml", "+json", ""] {
+            assert!(!is_json_media_type(t), "{t}");
+        }
+    }
+}

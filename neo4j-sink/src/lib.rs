@@ -1,0 +1,36 @@
+//! neo4j-sink: a Knative CloudEvents sink that stores Cloud Trace Service
+//! traces in Neo4j.
+//!
+//! The binary (`src/main.rs`) only parses settings, sets up logging and
+//! signals, and calls into this library, which tests drive the same way:
+//!
+//! - [`config`]: flags and environment variables, validated into [`Settings`];
+//! - [`server`]: the router ([`app`]) and the status-code contract;
+//! - [`decode`] and [`event`]: CloudEvents (binary, structured, batch) to traces;
+//! - [`batcher`]: group commit, answering each request after its commit;
+//! - [`store`] and [`graph_store`]: the storage seam and its trace-graph implementation;
+//! - [`readiness`], [`auth`], [`metrics`]: startup, OIDC sender identity, Prometheus;
+//! - [`sink`]: start, serve and bounded shutdown.
+//!
+//! docs/sink.md describes the HTTP contract, endpoints, metrics and settings.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod batcher;
+pub mod config;
+pub mod decode;
+pub mod event;
+pub mod graph_store;
+pub mod metrics;
+pub mod problem;
+pub mod readiness;
+pub mod secret;
+pub mod server;
+pub mod sink;
+pub mod store;
+#[cfg(test)]
+mod testing;
+
+pub use config::{RawArgs, Settings};
+pub use server::{app, AppState};
+pub use sink::{Shutdown, Sink, StartError};

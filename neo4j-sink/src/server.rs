@@ -1,0 +1,267 @@
+//! The HTTP surface: routes, the event handler and the status-code contract.
+//!
+//! [`app`] builds the router from an [`AppState`] and is separate from the
+//! process wiring, so tests drive it directly or over a real socket. The
+//! event handler applies the checks in a fixed order (method, credentials,
+//! readiness, content type, size, decoding, queue room) and answers only
+//! after every accepted event of the request has been committed.
+
+use crate::auth::{AuthError, Verifier};
+use crate::batcher::{Batcher, Outcome, SubmitError};
+use crate::decode::{content_mode, decode, Mode};
+use crate::event::{EventRules, SinkEvent};
+use crate::metrics::{outcome, Metrics};
+use crate::problem::{EventError, Problem, RefusedEvent};
+use crate::readiness::Readiness;
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Limits and answers that do not change while running.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest body in bytes.
+    pub max_body_bytes: usize,
+    /// Retry-After for 503.
+    pub retry_after_unavailable: Duration,
+    /// Retry-After for 429.
+    pub retry_after_queue_full: Duration,
+}
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The group-commit queue.
+    pub batcher: Batcher,
+    /// Readiness state.
+    pub readiness: Arc<Readiness>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Token checks, when authenticated delivery is on.
+    pub verifier: Option<Arc<Verifier>>,
+    /// Event rules.
+    pub rules: Arc<EventRules>,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// The sink's router: `POST /`, `/healthz`, `/readyz`, `/metrics`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", post(ingest))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let report = state.readiness.report();
+    let status = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.metrics.render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => Problem::internal("metrics_failed", e.to_string()).into_response(),
+    }
+}
+
+async fn method_not_allowed(OriginalUri(uri): OriginalUri) -> Problem {
+    Problem::method_not_allowed(if uri.path() == "/" {
+        "POST"
+    } else {
+        "GET, HEAD"
+    })
+}
+
+async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let response = match handle(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(problem) => problem.into_response(),
+    };
+    state
+        .metrics
+        .requests
+        .with_label_values(&[response.status().as_str()])
+        .inc();
+    response
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, Problem> {
+    if let Some(verifier) = &state.verifier {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        verifier.verify(authorization).await.map_err(|e| match e {
+            AuthError::Unauthorized(m) => Problem::unauthorized(m),
+            AuthError::Forbidden(m) => Problem::forbidden(m),
+            AuthError::KeysUnavailable(m) => {
+                Problem::unavailable("auth_unavailable", m, state.limits.retry_after_unavailable)
+            }
+        })?;
+    }
+    if !state.readiness.accepts_events() {
+        let report = state.readiness.report();
+        let detail = if report.shutting_down {
+            "the sink is shutting down".to_string()
+        } else {
+            format!(
+                "the sink is not ready: Neo4j is not connected or the schema is not in place yet{}",
+                report.error.map(|e| format!(" ({e})")).unwrap_or_default()
+            )
+        };
+        return Err(Problem::unavailable(
+            "not_ready",
+            detail,
+            state.limits.retry_after_unavailable,
+        ));
+    }
+    let mode =
+        content_mode(headers).inspect_err(|_| state.metrics.count_events(outcome::INVALID, 1))?;
+    let limit = state.limits.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n: usize| n > limit) {
+        return Err(Problem::too_large(limit));
+    }
+    let bytes = read_body(body, limit).await?;
+    let decoded = decode(mode, headers, &bytes, &state.rules)
+        .inspect_err(|_| state.metrics.count_events(outcome::INVALID, 1))?;
+    let total = decoded.events.len();
+    let mut refused = Vec::new();
+    let mut accepted: Vec<(usize, SinkEvent)> = Vec::new();
+    for (index, result) in decoded.events.into_iter().enumerate() {
+        match result {
+            Ok(event) => accepted.push((index, event)),
+            Err(r) => refused.push(r),
+        }
+    }
+    state.metrics.count_events(outcome::INVALID, refused.len());
+    if decoded.mode != Mode::Batch && !refused.is_empty() {
+        return Err(Problem::bad_event(refused.swap_remove(0).reason));
+    }
+    let (indices, events): (Vec<(usize, String)>, Vec<SinkEvent>) = accepted
+        .into_iter()
+        .map(|(i, e)| ((i, e.key.id.clone()), e))
+        .unzip();
+    let stored = commit(state, events).await?;
+    for ((index, id), result) in indices.into_iter().zip(stored) {
+        if let Outcome::Rejected(reason) = result {
+            refused.push(RefusedEvent {
+                index,
+                id: Some(id),
+                reason: EventError::new("rejected_by_store", reason),
+            });
+        }
+    }
+    if refused.is_empty() {
+        return Ok((StatusCode::ACCEPTED, Json(json!({"stored": total}))).into_response());
+    }
+    refused.sort_by_key(|r| r.index);
+    match decoded.mode {
+        Mode::Batch => Err(Problem::refused_events(total, refused)),
+        _ => Err(Problem::bad_event(refused.swap_remove(0).reason)),
+    }
+}
+
+/// Queues the events and waits for their commit. `Err` is the answer when
+/// any event failed in a way the sender should retry (or that is the sink's fault).
+async fn commit(state: &AppState, events: Vec<SinkEvent>) -> Result<Vec<Outcome>, Problem> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = events.len();
+    let tickets = state.batcher.submit(events).map_err(|e| match e {
+        SubmitError::QueueFull {
+            needed, capacity, ..
+        } if needed > capacity => Problem::too_large_batch(needed, capacity),
+        SubmitError::QueueFull {
+            depth, capacity, ..
+        } => {
+            state.metrics.count_events(outcome::QUEUE_FULL, n);
+            Problem::queue_full(
+                format!(
+                    "{depth} of {capacity} queue places are taken (QUEUE_CAPACITY); retry later"
+                ),
+                state.limits.retry_after_queue_full,
+            )
+        }
+        SubmitError::Closed => Problem::unavailable(
+            "not_ready",
+            "the sink is shutting down",
+            state.limits.retry_after_unavailable,
+        ),
+    })?;
+    let mut outcomes = Vec::with_capacity(n);
+    for ticket in tickets {
+        outcomes.push(ticket.await.unwrap_or_else(|_| {
+            Outcome::Failed(crate::store::StoreError::Transient(
+                "the write was abandoned".into(),
+            ))
+        }));
+    }
+    let failure = outcomes.iter().find_map(|o| match o {
+        Outcome::Failed(e) if e.is_retryable() => Some(e),
+        _ => None,
+    });
+    if let Some(e) = failure {
+        return Err(Problem::unavailable(
+            "neo4j_unavailable",
+            format!("the events were not stored: {e}; retry later"),
+            state.limits.retry_after_unavailable,
+        ));
+    }
+    if let Some(Outcome::Failed(e)) = outcomes.iter().find(|o| matches!(o, Outcome::Failed(_))) {
+        return Err(Problem::internal(
+            "neo4j_error",
+            format!("the events were not stored: {e}"),
+        ));
+    }
+    Ok(outcomes)
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            Problem::not_a_cloudevent(format!("reading the request body failed: {e}"))
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(Problem::too_large(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;
