@@ -21,7 +21,7 @@
 //! ```no_run
 //! use otc_auth::{load_cloud, AuthProvider, LoadOptions, RequestAuthorizer};
 //!
-//! # async fn run() -> Result<(), otc_auth::Error> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // OS_CLOUD (or the only cloud in clouds.yaml) selects the cloud.
 //! let cloud = load_cloud(&LoadOptions::from_process(), None)?;
 //! let auth = AuthProvider::new(cloud)?;

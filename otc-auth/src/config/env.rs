@@ -60,9 +60,9 @@ fn first_of(opts: &LoadOptions, vars: &[&str]) -> Option<String> {
     vars.iter().find_map(|v| opts.var(v)).map(str::to_owned)
 }
 
-/// The cloud the environment describes. `None` if no credential-bearing variable is set (a lone
-/// `OS_REGION_NAME` does not make a cloud).
-pub(crate) fn cloud_from_env(opts: &LoadOptions) -> Option<RawCloud> {
+/// The values the environment supplies, as a clouds.yaml-shaped layer (possibly all empty). It fills
+/// the gaps of a file cloud.
+pub(crate) fn env_layer(opts: &LoadOptions) -> RawCloud {
     let secret = |field: &str| first(opts, field).map(Secret::new);
     let auth = RawAuth {
         auth_url: first(opts, "auth_url"),
@@ -86,23 +86,10 @@ pub(crate) fn cloud_from_env(opts: &LoadOptions) -> Option<RawCloud> {
         target_domain_id: None,
         target_project_name: None,
     };
-    let has_auth = auth.auth_url.is_some()
-        || auth.username.is_some()
-        || auth.user_id.is_some()
-        || auth.password.is_some()
-        || auth.token.is_some()
-        || auth.ak.is_some()
-        || auth.sk.is_some()
-        || auth.project_name.is_some()
-        || auth.project_id.is_some();
-    let profile = first_of(opts, &["OS_PROFILE"]);
-    if !has_auth && profile.is_none() {
-        return None;
-    }
     let insecure = first_of(opts, &["OS_INSECURE"])
         .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
-    Some(RawCloud {
-        profile,
+    RawCloud {
+        profile: first_of(opts, &["OS_PROFILE"]),
         cloud: None,
         auth,
         auth_type: first_of(opts, &["OS_AUTH_TYPE"]),
@@ -112,7 +99,49 @@ pub(crate) fn cloud_from_env(opts: &LoadOptions) -> Option<RawCloud> {
         identity_api_version: first_of(opts, &["OS_IDENTITY_API_VERSION"]),
         verify: insecure.map(|i| !i),
         cacert: first_of(opts, &["OS_CACERT", "OS_CA_CERT", "OS_CA_CERT_FILE"]).map(Into::into),
-    })
+    }
+}
+
+/// True if the layer describes a cloud of its own (the `envvars` cloud): it has an auth URL, a
+/// profile, a credential or a project. Region, interface or TLS settings alone only fill gaps.
+pub(crate) fn is_standalone(layer: &RawCloud) -> bool {
+    let a = &layer.auth;
+    layer.profile.is_some()
+        || a.auth_url.is_some()
+        || a.username.is_some()
+        || a.user_id.is_some()
+        || a.password.is_some()
+        || a.token.is_some()
+        || a.ak.is_some()
+        || a.sk.is_some()
+        || a.project_name.is_some()
+        || a.project_id.is_some()
+}
+
+/// True if the layer holds any value at all.
+pub(crate) fn is_used(layer: &RawCloud) -> bool {
+    let a = &layer.auth;
+    is_standalone(layer)
+        || layer.region_name.is_some()
+        || layer.interface.is_some()
+        || layer.auth_type.is_some()
+        || layer.identity_api_version.is_some()
+        || layer.verify.is_some()
+        || layer.cacert.is_some()
+        || a.security_token.is_some()
+        || a.project_domain_name.is_some()
+        || a.project_domain_id.is_some()
+        || a.user_domain_name.is_some()
+        || a.user_domain_id.is_some()
+        || a.domain_name.is_some()
+        || a.domain_id.is_some()
+        || a.default_domain.is_some()
+        || a.target_agency_name.is_some()
+}
+
+/// The cloud the environment alone describes, if it describes one.
+pub(crate) fn cloud_from_env(opts: &LoadOptions) -> Option<RawCloud> {
+    Some(env_layer(opts)).filter(is_standalone)
 }
 
 /// The name of the environment-only cloud: `OS_CLOUD_NAME`, default `envvars`.
@@ -133,8 +162,10 @@ mod tests {
     }
 
     #[test]
-    fn region_alone_is_not_a_cloud() {
-        assert!(cloud_from_env(&opts(&[("OS_REGION_NAME", "eu-de")])).is_none());
+    fn region_alone_is_not_a_cloud_but_fills_gaps() {
+        let o = opts(&[("OS_REGION_NAME", "eu-de")]);
+        assert!(cloud_from_env(&o).is_none());
+        assert_eq!(env_layer(&o).region_name.as_deref(), Some("eu-de"));
     }
 
     #[test]

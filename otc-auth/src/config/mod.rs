@@ -221,13 +221,16 @@ pub fn load_cloud(opts: &LoadOptions, cloud: Option<&str>) -> Result<CloudConfig
         }
     };
 
-    let origin = match (from_file, &env_cloud) {
-        (true, Some(e)) => {
-            raw.fill_from(e);
+    let origin = if from_file {
+        let layer = env::env_layer(opts);
+        raw.fill_from(&layer);
+        if env::is_used(&layer) {
             format!("{} + OS_* environment", files.origin())
+        } else {
+            files.origin()
         }
-        (true, None) => files.origin(),
-        (false, _) => "OS_* environment variables".to_owned(),
+    } else {
+        "OS_* environment variables".to_owned()
     };
     let config = resolve::resolve(name, raw, origin)?;
     tracing::debug!(

@@ -198,17 +198,33 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile, Error> {
     Ok(file)
 }
 
-/// serde_norway appends " at line L column C" to its message; the error type prints the location itself.
+/// serde_norway embeds " at line L column C" in its message; the error type prints the location itself.
 fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + " at line ".len()..];
+        let digits = |t: &str| t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let n = digits(tail);
+        let after_line = &tail[n..];
+        match after_line.strip_prefix(" column ") {
+            Some(col) if n > 0 => rest = &col[digits(col)..],
+            _ => {
+                out.push_str(" at line ");
+                rest = tail;
+            }
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 fn with_hint(msg: String) -> String {
     if msg.contains("expected a string") || msg.contains("expected a borrowed string") {
         format!("{msg} (quote values that look like numbers or booleans, e.g. password: '12345')")
+    } else if msg.contains("while parsing") || msg.contains("while scanning") {
+        format!("{msg} (YAML syntax: check quotes and indentation on this line and the lines just above it)")
     } else {
         msg
     }
@@ -272,6 +288,7 @@ mod tests {
         // The original exporter template's bug (cts-api.md §5.3).
         let text = "clouds:\n  otc:\n    auth:\n      project_name: 'eu-de_<PROJECT_NAME>\n      user_domain_name: 'OTC'\n";
         let err = parse_file(Path::new("/x/clouds.yaml"), text).expect_err("syntax error");
+        let msg = err.to_string();
         match err {
             Error::Parse { line, column, .. } => {
                 assert!(line.is_some_and(|l| l >= 4), "{line:?}");
@@ -279,6 +296,21 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+        assert_eq!(
+            msg.matches("column").count(),
+            1,
+            "location printed once: {msg}"
+        );
+        assert!(msg.contains("check quotes"), "{msg}");
+    }
+
+    #[test]
+    fn strip_location_removes_embedded_positions_only() {
+        assert_eq!(
+            strip_location("did not find expected key at line 8 column 26, while parsing a block mapping at line 3 column 5"),
+            "did not find expected key, while parsing a block mapping"
+        );
+        assert_eq!(strip_location("value at line x"), "value at line x");
     }
 
     #[test]

@@ -1,0 +1,8 @@
+//! Integration tests of otc-auth: configuration loading, the IAM flows against wiremock, and the
+//! guarantee that secrets never leak.
+
+mod aksk;
+mod common;
+mod config;
+mod password;
+mod secrets;
