@@ -1,0 +1,255 @@
+//! Wiring: configuration in, pollers (or a backfill) running, an exit code out.
+//!
+//! Nothing here decides behaviour; it builds the parts (transport, state,
+//! dead-letter file, one authenticated CTS client per cloud) and starts
+//! them. Errors are sorted into the two exit codes the original exporter
+//! used: 78 for configuration the user must fix, 70 for runtime failures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::backfill;
+use crate::cli::{Cli, Command};
+use crate::config::{Config, ConfigError, Output};
+use crate::delivery::dead_letter::DeadLetter;
+use crate::delivery::pipeline::{random_jitter, Pipeline};
+use crate::delivery::retry::RetryPolicy;
+use crate::delivery::transport::{HttpTransport, PrintTransport, Transport};
+use crate::dispatcher::Dispatcher;
+use crate::metrics::{PollerMetrics, Registry};
+use crate::poller::{system_clock, Poller, PollerSettings};
+use crate::seen::Seen;
+use crate::state::StateStore;
+use crate::tenant::{connect, Tenant};
+use crate::window::Planner;
+
+/// Exit code for configuration errors (`EX_CONFIG`).
+pub const EXIT_CONFIG: u8 = 78;
+/// Exit code for runtime failures (`EX_SOFTWARE`).
+pub const EXIT_RUNTIME: u8 = 70;
+
+/// A failure, sorted by who has to act.
+#[derive(Debug)]
+pub enum AppError {
+    /// The configuration is wrong: exit 78.
+    Config(String),
+    /// Something failed while running: exit 70.
+    Runtime(String),
+}
+
+impl AppError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Config(_) => EXIT_CONFIG,
+            AppError::Runtime(_) => EXIT_RUNTIME,
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppError::Config(m) => write!(f, "configuration error: {m}"),
+            AppError::Runtime(m) => write!(f, "error: {m}"),
+        }
+    }
+}
+
+impl From<ConfigError> for AppError {
+    fn from(e: ConfigError) -> Self {
+        AppError::Config(e.to_string())
+    }
+}
+
+/// The parts every mode shares.
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// Where events go.
+    pub transport: Arc<dyn Transport>,
+    /// Backoff between delivery attempts.
+    pub retry: RetryPolicy,
+    /// Bound on events in flight.
+    pub concurrency: usize,
+    /// The dead-letter file, if configured.
+    pub dead_letter: Option<Arc<DeadLetter>>,
+    /// The shutdown flag (set on SIGTERM/SIGINT).
+    pub shutdown: watch::Receiver<bool>,
+    /// Raises the shutdown flag.
+    pub stop: Arc<watch::Sender<bool>>,
+}
+
+impl Shared {
+    /// A dispatcher for one tenant.
+    pub fn dispatcher(
+        &self,
+        tenant: &Tenant,
+        seen: Seen,
+        metrics: &Arc<PollerMetrics>,
+    ) -> Dispatcher {
+        let pipeline = Pipeline::new(
+            Arc::clone(&self.transport),
+            self.retry,
+            self.concurrency,
+            random_jitter(),
+            Arc::clone(&metrics.retries),
+        );
+        Dispatcher::new(
+            tenant.context.clone(),
+            Arc::new(self.config.overrides.clone()),
+            seen,
+            pipeline,
+            Arc::clone(metrics),
+            self.dead_letter.clone(),
+        )
+    }
+}
+
+/// Runs the command line to completion.
+pub async fn run(cli: Cli, config: Config) -> Result<(), AppError> {
+    let (transport, retry, concurrency): (Arc<dyn Transport>, RetryPolicy, usize) =
+        match &config.output {
+            Output::Sink(s) => (
+                Arc::new(HttpTransport::new(s).map_err(|e| AppError::Config(e.0))?),
+                s.retry,
+                s.concurrency.get(),
+            ),
+            Output::Print => (
+                Arc::new(PrintTransport),
+                RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(30)),
+                1,
+            ),
+        };
+    let dead_letter = match &config.dead_letter_file {
+        Some(p) => Some(Arc::new(DeadLetter::open(p).map_err(|e| {
+            AppError::Config(format!(
+                "invalid CTS_DEAD_LETTER_FILE (--dead-letter-file): cannot open {} for appending ({e}); give a writable file path",
+                p.display()
+            ))
+        })?)),
+        None => None,
+    };
+    let (stop_tx, shutdown) = watch::channel(false);
+    let stop = Arc::new(stop_tx);
+    spawn_signal_listener(Arc::clone(&stop));
+    let shared = Shared {
+        config,
+        transport,
+        retry,
+        concurrency,
+        dead_letter,
+        shutdown,
+        stop,
+    };
+    match cli.command {
+        Some(Command::Backfill(args)) => backfill::run(&shared, &args).await,
+        None => poll(&shared).await,
+    }
+}
+
+/// The default mode: one poller per cloud until SIGTERM.
+async fn poll(shared: &Shared) -> Result<(), AppError> {
+    let cfg = &shared.config;
+    let state = match &cfg.state_file {
+        Some(p) => {
+            let store = StateStore::open(p)
+                .map_err(|e| AppError::Config(format!("CTS_STATE_FILE (--state-file): {e}")))?;
+            check_state_dir(p)?;
+            Some(Arc::new(store))
+        }
+        None => None,
+    };
+    let registry = Arc::new(Registry::default());
+    if let Some(addr) = cfg.metrics_addr {
+        let bound = crate::ops::serve(addr, Arc::clone(&registry), shared.shutdown.clone())
+            .await
+            .map_err(|e| {
+                AppError::Runtime(format!("cannot listen on CTS_METRICS_ADDR {addr}: {e}"))
+            })?;
+        tracing::info!(addr = %bound, "serving /healthz and /metrics");
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for name in &cfg.clouds {
+        let tenant = connect(cfg, name.as_deref()).await?;
+        let metrics = registry.poller(&tenant.label);
+        let dispatcher = shared.dispatcher(&tenant, Seen::new(cfg.dedup_capacity.get()), &metrics);
+        let poller = Poller::new(
+            tenant.label.clone(),
+            Arc::clone(&tenant.source),
+            dispatcher,
+            Planner::new(cfg.lateness, cfg.max_window),
+            PollerSettings {
+                look_back: cfg.look_back,
+                poll_interval: cfg.poll_interval,
+                shutdown_grace: cfg.shutdown_grace,
+            },
+            state.clone(),
+            metrics,
+            shared.shutdown.clone(),
+            system_clock(),
+        );
+        let label = tenant.label.clone();
+        tasks.spawn(async move { (label, poller.run().await) });
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(()))) => {}
+            Ok((label, Err(e))) => {
+                first_error.get_or_insert_with(|| AppError::Runtime(format!("cloud {label}: {e}")));
+                stop_all(shared);
+            }
+            Err(e) => {
+                first_error
+                    .get_or_insert_with(|| AppError::Runtime(format!("a poller failed: {e}")));
+                stop_all(shared);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Asks every other poller to stop (after a fatal error in one).
+fn stop_all(shared: &Shared) {
+    shared.stop.send_replace(true);
+}
+
+fn check_state_dir(p: &std::path::Path) -> Result<(), AppError> {
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(AppError::Config(format!(
+            "invalid CTS_STATE_FILE (--state-file): the directory {} does not exist; create it or choose another path",
+            dir.display()
+        )))
+    }
+}
+
+/// SIGTERM (Kubernetes) or SIGINT (Ctrl-C) raises the shutdown flag.
+fn spawn_signal_listener(stop: Arc<watch::Sender<bool>>) {
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    futures::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = term => tracing::info!("SIGTERM received; stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; stopping"),
+        }
+        stop.send_replace(true);
+    });
+}

@@ -1,0 +1,82 @@
+//! The dead-letter file: events the sink refused for good (a 4xx other than
+//! 404/408/409/429), one JSON object per line, so nothing is lost silently
+//! and an operator can replay them after fixing the cause.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+/// An append-only NDJSON file shared by all pollers.
+#[derive(Debug)]
+pub struct DeadLetter {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl DeadLetter {
+    /// Opens (creating if needed) `path` for appending.
+    pub fn open(path: &Path) -> std::io::Result<DeadLetter> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(DeadLetter {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record: `{"id", "status", "reason", "at", "event"}`.
+    /// `event` is the structured CloudEvent (or the raw trace when it could not become one).
+    pub fn write(
+        &self,
+        id: &str,
+        status: Option<u16>,
+        reason: &str,
+        event: Value,
+    ) -> std::io::Result<()> {
+        let line = json!({
+            "id": id,
+            "status": status,
+            "reason": reason,
+            "at": chrono::Utc::now().to_rfc3339(),
+            "event": event,
+        });
+        let mut text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+        text.push('\n');
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(text.as_bytes())?;
+        f.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_one_json_line_per_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dead.ndjson");
+        let dl = DeadLetter::open(&path).expect("open");
+        dl.write("a", Some(400), "sink answered 400", json!({"id": "a"}))
+            .expect("write");
+        dl.write("b", None, "trace has no trace_id", json!({}))
+            .expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["id"], "a");
+        assert_eq!(lines[0]["status"], 400);
+        assert_eq!(lines[1]["status"], Value::Null);
+        assert_eq!(lines[0]["event"]["id"], "a");
+    }
+}

@@ -1,0 +1,184 @@
+//! One attempt at handing an event over: to the sink by HTTP, or to stdout.
+//!
+//! A transport answers each attempt with a [`Verdict`]; it never loops. The
+//! loop, the bounded concurrency and the bookkeeping live in
+//! [`crate::delivery::pipeline`], so they are tested with a fake transport.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use cloudevents::binding::reqwest::RequestBuilderExt;
+use cloudevents::Event;
+
+use crate::config::{EventMode, SinkConfig};
+use crate::delivery::retry::{classify, Verdict};
+use crate::delivery::token::TokenFile;
+
+/// Hands one event over once.
+#[async_trait]
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// One attempt; the caller decides about retries.
+    async fn attempt(&self, event: &Event) -> Verdict;
+}
+
+/// POSTs CloudEvents to the sink.
+#[derive(Debug)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    url: url::Url,
+    mode: EventMode,
+    token: Option<Arc<TokenFile>>,
+}
+
+/// The sink's HTTP client could not be built (bad CA bundle, TLS backend).
+#[derive(Debug)]
+pub struct BuildError(pub String);
+
+impl HttpTransport {
+    /// Builds the HTTP client for `cfg`.
+    pub fn new(cfg: &SinkConfig) -> Result<HttpTransport, BuildError> {
+        let mut b = reqwest::Client::builder()
+            .timeout(cfg.request_timeout)
+            .pool_max_idle_per_host(cfg.concurrency.get())
+            .user_agent(concat!("cts-exporter/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &cfg.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| BuildError(format!("K_CA_CERTS: {e}")))?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        let client = b.build().map_err(|e| BuildError(e.to_string()))?;
+        Ok(HttpTransport {
+            client,
+            url: cfg.url.clone(),
+            mode: cfg.mode,
+            token: cfg
+                .oidc_token_file
+                .as_ref()
+                .map(|p| Arc::new(TokenFile::new(p))),
+        })
+    }
+
+    fn request(&self, event: &Event) -> Result<reqwest::RequestBuilder, String> {
+        let mut rb = self.client.post(self.url.clone());
+        if let Some(tok) = self.token.as_ref().and_then(|t| t.current()) {
+            rb = rb.bearer_auth(tok.expose());
+        }
+        match self.mode {
+            EventMode::Binary => rb.event(event.clone()).map_err(|e| e.to_string()),
+            EventMode::Structured => {
+                let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+                Ok(rb
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/cloudevents+json",
+                    )
+                    .body(body))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn attempt(&self, event: &Event) -> Verdict {
+        let rb = match self.request(event) {
+            Ok(rb) => rb,
+            Err(reason) => {
+                return Verdict::Reject {
+                    status: None,
+                    reason: format!("cannot encode the event: {reason}"),
+                }
+            }
+        };
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Verdict::Retry {
+                    after: None,
+                    reason: format!("sink unreachable: {}", describe(&e)),
+                }
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.bytes().await.unwrap_or_default();
+        if status == 401 {
+            if let Some(t) = &self.token {
+                if t.reload() {
+                    return Verdict::Retry {
+                        after: None,
+                        reason: "sink answered 401; the OIDC token file changed, retrying with the new token".into(),
+                    };
+                }
+            }
+        }
+        match classify(status, retry_after.as_deref(), SystemTime::now()) {
+            Verdict::Reject { status, reason } => Verdict::Reject {
+                status,
+                reason: with_body(reason, &body),
+            },
+            Verdict::Retry { after, reason } => Verdict::Retry {
+                after,
+                reason: with_body(reason, &body),
+            },
+            Verdict::Done => Verdict::Done,
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+fn with_body(reason: String, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        reason
+    } else {
+        let short: String = text.chars().take(200).collect();
+        format!("{reason}: {short}")
+    }
+}
+
+/// Prints each event as one line of structured JSON on stdout (`CTS_X_PNP=false`).
+#[derive(Debug, Default)]
+pub struct PrintTransport;
+
+#[async_trait]
+impl Transport for PrintTransport {
+    async fn attempt(&self, event: &Event) -> Verdict {
+        let line = match serde_json::to_string(event) {
+            Ok(l) => l,
+            Err(e) => {
+                return Verdict::Reject {
+                    status: None,
+                    reason: format!("cannot encode the event: {e}"),
+                }
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        match writeln!(out, "{line}").and_then(|_| out.flush()) {
+            Ok(()) => Verdict::Done,
+            Err(e) => Verdict::Reject {
+                status: None,
+                reason: format!("cannot write to stdout: {e}"),
+            },
+        }
+    }
+}

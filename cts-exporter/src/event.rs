@@ -1,0 +1,183 @@
+//! Trace → CloudEvent: the one place that decides what an event looks like.
+//!
+//! Pure and synchronous, so every attribute is unit-tested without a network.
+//! The shape is documented in `docs/events.md`: `id` is the trace id,
+//! `source` names the tenant's CTS (endpoint host, project, tracker) so that
+//! `(source, id)` identifies a trace across restarts, `type` is
+//! `com.otc.cts.trace.<service>.<operation>`, and the extensions carry the
+//! graph context the sink needs (`project`, `region`, `domain`, always set).
+
+use chrono::{DateTime, Utc};
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use cts_client::Trace;
+use url::Url;
+
+use crate::overrides::Overrides;
+
+/// Prefix of every event type; Knative Triggers can filter on it.
+pub const TYPE_PREFIX: &str = "com.otc.cts.trace.";
+
+/// What every event from one poller shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventContext {
+    /// The `source` attribute (see [`EventContext::source_uri`]).
+    pub source: String,
+    /// Project id (`project` extension).
+    pub project_id: String,
+    /// Domain (account) id (`domain` extension).
+    pub domain_id: String,
+    /// Region, e.g. `eu-de` (`region` extension).
+    pub region: String,
+    /// Tracker name (`tracker` extension).
+    pub tracker: String,
+}
+
+impl EventContext {
+    /// Builds the context; the source is derived from the CTS endpoint.
+    pub fn new(
+        cts_endpoint: &Url,
+        project_id: &str,
+        domain_id: &str,
+        region: &str,
+        tracker: &str,
+    ) -> Self {
+        EventContext {
+            source: Self::source_uri(cts_endpoint, project_id, tracker),
+            project_id: project_id.to_string(),
+            domain_id: domain_id.to_string(),
+            region: region.to_string(),
+            tracker: tracker.to_string(),
+        }
+    }
+
+    /// `<scheme>://<host>[:port]/projects/<project_id>/trackers/<tracker>`.
+    ///
+    /// Only the endpoint's origin is used, never its path, so the source stays
+    /// the same whichever API version (v1, v2, v3) is polled.
+    pub fn source_uri(cts_endpoint: &Url, project_id: &str, tracker: &str) -> String {
+        let host = cts_endpoint.host_str().unwrap_or("cts");
+        let port = cts_endpoint
+            .port()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        format!(
+            "{}://{host}{port}/projects/{project_id}/trackers/{tracker}",
+            cts_endpoint.scheme()
+        )
+    }
+}
+
+/// Why a trace cannot become an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapError {
+    /// The trace has no (or a blank) `trace_id`.
+    MissingId,
+    /// The CloudEvents builder refused an attribute.
+    Invalid(String),
+}
+
+impl std::fmt::Display for MapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapError::MissingId => f.write_str("trace has no trace_id"),
+            MapError::Invalid(e) => write!(f, "trace cannot become a CloudEvent: {e}"),
+        }
+    }
+}
+
+/// `com.otc.cts.trace.<service>.<operation>`, lower case.
+///
+/// Characters outside `a-z 0-9 _ -` become `_` (so a dot never adds a
+/// segment) and a missing part becomes `unknown`.
+pub fn event_type(trace: &Trace) -> String {
+    let mut out = String::with_capacity(TYPE_PREFIX.len() + 32);
+    out.push_str(TYPE_PREFIX);
+    push_segment(&mut out, trace.service_type.as_deref());
+    out.push('.');
+    push_segment(&mut out, trace.trace_name.as_deref());
+    out
+}
+
+fn push_segment(out: &mut String, part: Option<&str>) {
+    let part = part.map(str::trim).filter(|s| !s.is_empty());
+    match part {
+        None => out.push_str("unknown"),
+        Some(p) => out.extend(p.chars().map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })),
+    }
+}
+
+/// The trace's time: `time`, else `record_time` (epoch ms).
+pub fn trace_time_ms(trace: &Trace) -> Option<i64> {
+    trace.time.or(trace.record_time)
+}
+
+fn non_empty(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Maps one trace to its CloudEvent.
+pub fn to_event(
+    trace: &Trace,
+    ctx: &EventContext,
+    overrides: &Overrides,
+) -> Result<Event, MapError> {
+    let id = trace.id().ok_or(MapError::MissingId)?;
+    let data = serde_json::to_value(trace).map_err(|e| MapError::Invalid(e.to_string()))?;
+    let mut b = EventBuilderV10::new()
+        .id(id)
+        .source(ctx.source.as_str())
+        .ty(event_type(trace))
+        .data("application/json", data);
+    if let Some(subject) =
+        non_empty(trace.resource_name.as_deref()).or(non_empty(trace.resource_id.as_deref()))
+    {
+        b = b.subject(subject);
+    }
+    if let Some(t) = trace_time_ms(trace).and_then(DateTime::<Utc>::from_timestamp_millis) {
+        b = b.time(t);
+    }
+    let domain = non_empty(Some(ctx.domain_id.as_str()))
+        .or_else(|| {
+            non_empty(
+                trace
+                    .user
+                    .as_ref()
+                    .and_then(|u| u.domain.as_ref())
+                    .and_then(|d| d.id.as_deref()),
+            )
+        })
+        .unwrap_or("unknown");
+    b = b
+        .extension("project", ctx.project_id.as_str())
+        .extension("region", ctx.region.as_str())
+        .extension("domain", domain)
+        .extension("tracker", ctx.tracker.as_str());
+    let optional = [
+        ("service", trace.service_type.as_deref()),
+        ("operation", trace.trace_name.as_deref()),
+        ("rating", trace.trace_rating.as_ref().map(|r| r.as_str())),
+        ("resourcetype", trace.resource_type.as_deref()),
+        ("resourceid", trace.resource_id.as_deref()),
+        ("user", trace.user.as_ref().and_then(|u| u.name.as_deref())),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = non_empty(value) {
+            b = b.extension(name, v);
+        }
+    }
+    for (name, value) in &overrides.extensions {
+        b = b.extension(name, value.as_str());
+    }
+    b.build().map_err(|e| MapError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+#[path = "event_tests.rs"]
+mod tests;

@@ -1,0 +1,151 @@
+use super::*;
+use cloudevents::AttributesReader;
+use serde_json::json;
+
+fn ctx() -> EventContext {
+    let endpoint =
+        Url::parse("https://cts.eu-de.otc.t-systems.com/v3/0391e4486e864c26be5654c522f440f2")
+            .expect("url");
+    EventContext::new(
+        &endpoint,
+        "0391e4486e864c26be5654c522f440f2",
+        "dom-1",
+        "eu-de",
+        "system",
+    )
+}
+
+fn trace() -> Trace {
+    serde_json::from_value(json!({
+        "trace_id": "e001ccb9-bc09-11e6-b00b-4b2a61338db6",
+        "trace_name": "deleteEip", "trace_rating": "warning", "trace_type": "ConsoleAction",
+        "service_type": "VPC", "resource_type": "eip", "resource_name": "192.144.163.1",
+        "resource_id": "d502809d-0d1d-41ce-9690-784282142ccc",
+        "time": 1472148708232_i64, "record_time": 1481066128032_i64, "code": "200",
+        "user": {"id": "u1", "name": "alice", "domain": {"id": "dom-from-trace", "name": "acme"}}
+    }))
+    .expect("trace")
+}
+
+fn ext(ev: &Event, name: &str) -> Option<String> {
+    ev.extension(name).map(|v| v.to_string())
+}
+
+#[test]
+fn source_is_stable_and_version_free() {
+    let v3 = Url::parse("https://cts.eu-de.otc.t-systems.com/v3/p1").expect("url");
+    let v1 = Url::parse("https://cts.eu-de.otc.t-systems.com/v1.0/p1/").expect("url");
+    let a = EventContext::source_uri(&v3, "p1", "system");
+    assert_eq!(
+        a,
+        "https://cts.eu-de.otc.t-systems.com/projects/p1/trackers/system"
+    );
+    assert_eq!(a, EventContext::source_uri(&v1, "p1", "system"));
+    let local = Url::parse("http://127.0.0.1:18443/v1.0/p1").expect("url");
+    assert_eq!(
+        EventContext::source_uri(&local, "p1", "system"),
+        "http://127.0.0.1:18443/projects/p1/trackers/system"
+    );
+}
+
+#[test]
+fn maps_every_attribute() {
+    let ev = to_event(&trace(), &ctx(), &Overrides::default()).expect("maps");
+    assert_eq!(ev.id(), "e001ccb9-bc09-11e6-b00b-4b2a61338db6");
+    assert_eq!(
+        ev.source().to_string(),
+        "https://cts.eu-de.otc.t-systems.com/projects/0391e4486e864c26be5654c522f440f2/trackers/system"
+    );
+    assert_eq!(ev.ty(), "com.otc.cts.trace.vpc.deleteeip");
+    assert_eq!(ev.subject(), Some("192.144.163.1"));
+    assert_eq!(ev.time().map(|t| t.timestamp_millis()), Some(1472148708232));
+    assert_eq!(ev.datacontenttype(), Some("application/json"));
+    for (name, want) in [
+        ("service", "VPC"),
+        ("operation", "deleteEip"),
+        ("rating", "warning"),
+        ("resourcetype", "eip"),
+        ("resourceid", "d502809d-0d1d-41ce-9690-784282142ccc"),
+        ("user", "alice"),
+        ("region", "eu-de"),
+        ("domain", "dom-1"),
+        ("project", "0391e4486e864c26be5654c522f440f2"),
+        ("tracker", "system"),
+    ] {
+        assert_eq!(ext(&ev, name).as_deref(), Some(want), "extension {name}");
+    }
+    let Some(cloudevents::Data::Json(data)) = ev.data() else {
+        panic!("data is JSON: {:?}", ev.data());
+    };
+    let back: Trace = serde_json::from_value(data.clone()).expect("data decodes as a Trace");
+    assert_eq!(back, trace());
+}
+
+#[test]
+fn every_extension_name_is_valid_cloudevents() {
+    let ev = to_event(&trace(), &ctx(), &Overrides::default()).expect("maps");
+    for (name, _) in ev.iter_extensions() {
+        assert!(crate::overrides::valid_extension_name(name), "{name}");
+    }
+}
+
+#[test]
+fn subject_falls_back_to_resource_id_and_time_to_record_time() {
+    let mut t = trace();
+    t.resource_name = Some("  ".into());
+    t.time = None;
+    let ev = to_event(&t, &ctx(), &Overrides::default()).expect("maps");
+    assert_eq!(ev.subject(), Some("d502809d-0d1d-41ce-9690-784282142ccc"));
+    assert_eq!(ev.time().map(|t| t.timestamp_millis()), Some(1481066128032));
+}
+
+#[test]
+fn sparse_trace_still_carries_graph_context() {
+    let t: Trace = serde_json::from_value(json!({"trace_id": "x1", "trace_type": "SystemAction"}))
+        .expect("trace");
+    let ev = to_event(&t, &ctx(), &Overrides::default()).expect("maps");
+    assert_eq!(ev.ty(), "com.otc.cts.trace.unknown.unknown");
+    assert_eq!(ev.subject(), None);
+    assert_eq!(ext(&ev, "user"), None);
+    assert_eq!(
+        ext(&ev, "project").as_deref(),
+        Some("0391e4486e864c26be5654c522f440f2")
+    );
+    assert_eq!(ext(&ev, "region").as_deref(), Some("eu-de"));
+    assert_eq!(ext(&ev, "domain").as_deref(), Some("dom-1"));
+}
+
+#[test]
+fn domain_falls_back_to_the_trace_user_domain() {
+    let mut c = ctx();
+    c.domain_id.clear();
+    let ev = to_event(&trace(), &c, &Overrides::default()).expect("maps");
+    assert_eq!(ext(&ev, "domain").as_deref(), Some("dom-from-trace"));
+}
+
+#[test]
+fn type_segments_are_sanitized() {
+    let mut t = trace();
+    t.service_type = Some("OBS".into());
+    t.trace_name = Some("put.Object Acl".into());
+    assert_eq!(event_type(&t), "com.otc.cts.trace.obs.put_object_acl");
+}
+
+#[test]
+fn missing_id_is_an_error() {
+    let mut t = trace();
+    t.trace_id = Some(" ".into());
+    assert_eq!(
+        to_event(&t, &ctx(), &Overrides::default()).expect_err("no id"),
+        MapError::MissingId
+    );
+}
+
+#[test]
+fn overrides_are_applied_last() {
+    let o =
+        Overrides::parse(r#"{"extensions":{"team":"ops","region":"override"}}"#).expect("valid");
+    let ev = to_event(&trace(), &ctx(), &o).expect("maps");
+    assert_eq!(ext(&ev, "team").as_deref(), Some("ops"));
+    assert_eq!(ext(&ev, "region").as_deref(), Some("override"));
+}
