@@ -171,12 +171,23 @@ struct Args {
     archive_no_gzip: bool,
 }
 
+/// A flag value the library never sees because it cannot be converted.
+#[derive(Debug)]
+struct FlagError(String);
+
+impl std::fmt::Display for FlagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FlagError {}
+
 fn config(a: &Args) -> anyhow::Result<EmulatorConfig> {
-    if !a.max_ingestion_delay_secs.is_finite() || a.max_ingestion_delay_secs < 0.0 {
-        anyhow::bail!(
-            "--max-ingestion-delay-secs must be a non-negative number of seconds, e.g. 30; got {}",
-            a.max_ingestion_delay_secs
-        );
+    let delay = a.max_ingestion_delay_secs;
+    if !delay.is_finite() || !(0.0..=3600.0).contains(&delay) {
+        let msg = format!("--max-ingestion-delay-secs (CTS_EMULATOR_MAX_INGESTION_DELAY_SECS) must be 0 to 3600 seconds, e.g. 30; got {delay}");
+        return Err(FlagError(msg).into());
     }
     Ok(EmulatorConfig {
         seed: a.seed,
@@ -191,7 +202,7 @@ fn config(a: &Args) -> anyhow::Result<EmulatorConfig> {
         history_count: a.history,
         history_span: Duration::from_secs(a.history_span_secs),
         live_rate_per_sec: a.live_rate,
-        max_ingestion_delay: Duration::from_secs_f64(a.max_ingestion_delay_secs.min(1e9)),
+        max_ingestion_delay: Duration::from_secs_f64(a.max_ingestion_delay_secs),
         faults: Faults {
             rate_limited_share: a.fault_429_share,
             retry_after_secs: a.retry_after_secs,
@@ -311,10 +322,11 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cts-emulator: {e:#}");
-            let config_error = matches!(
-                e.downcast_ref::<cts_emulator::Error>(),
-                Some(cts_emulator::Error::Config { .. })
-            );
+            let config_error = e.downcast_ref::<FlagError>().is_some()
+                || matches!(
+                    e.downcast_ref::<cts_emulator::Error>(),
+                    Some(cts_emulator::Error::Config { .. })
+                );
             ExitCode::from(if config_error { 78 } else { 1 })
         }
     }

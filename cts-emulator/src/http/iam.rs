@@ -140,7 +140,7 @@ pub(crate) async fn issue_token(State(s): St, uri: Uri, body: Bytes) -> Response
         return unauthorized("The username or password is wrong.");
     }
 
-    let scope = req.pointer("/auth/scope");
+    let scope = req.pointer("/auth/scope").filter(|v| !v.is_null());
     let project = match scope.and_then(|sc| sc.get("project")) {
         None => None,
         Some(p) => {
