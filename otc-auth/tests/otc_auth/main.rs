@@ -4,5 +4,6 @@
 mod aksk;
 mod common;
 mod config;
+mod config_rules;
 mod password;
 mod secrets;
