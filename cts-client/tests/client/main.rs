@@ -2,6 +2,7 @@
 
 mod auth;
 mod bodies;
+mod emulator;
 mod errors;
 mod pagination;
 mod support;
