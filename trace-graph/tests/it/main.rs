@@ -1,0 +1,9 @@
+//! Integration tests of trace-graph: the mapping over fixture files
+//! (snapshots), and the writer against a real Neo4j when `NEO4J_URI` is set.
+
+mod db;
+mod fixtures;
+mod mapping;
+mod retention;
+mod synth;
+mod write;
