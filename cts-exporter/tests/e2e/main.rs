@@ -1,0 +1,9 @@
+//! End-to-end tests: the built `cts-exporter` binary against the in-process
+//! CTS emulator and a real CloudEvents HTTP sink.
+
+mod support;
+
+mod backfill;
+mod config_errors;
+mod delivery;
+mod polling;
