@@ -65,7 +65,7 @@ impl AuthProvider {
     ///
     /// # Errors
     /// [`Error::Read`] / [`Error::InvalidField`] for an unreadable `cacert`, [`Error::MissingField`]
-    /// if a token credential has no project to scope to.
+    /// if the configuration has neither a project name nor a project id.
     pub fn new(config: CloudConfig) -> Result<Self, Error> {
         Self::with_options(config, ProviderOptions::default())
     }
@@ -75,6 +75,16 @@ impl AuthProvider {
     /// # Errors
     /// As [`AuthProvider::new`].
     pub fn with_options(config: CloudConfig, options: ProviderOptions) -> Result<Self, Error> {
+        if config.project_id.is_none() && config.project_name.is_none() {
+            return Err(Error::MissingField {
+                cloud: config.name.clone(),
+                origin: config.origin.clone(),
+                field: "auth.project_name".into(),
+                hint: "set auth.project_name (e.g. eu-de_myproject) or auth.project_id (or OS_PROJECT_NAME / OS_PROJECT_ID); \
+                       CTS needs a project scope"
+                    .into(),
+            });
+        }
         let http = transport::client(&config, options.timeout)?;
         let mode = match &config.credentials {
             Credentials::AkSk {

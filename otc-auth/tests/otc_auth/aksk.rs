@@ -262,6 +262,15 @@ async fn rejected_access_key_is_named_but_the_secret_is_not() {
 }
 
 #[tokio::test]
+async fn a_provider_needs_a_project() {
+    let server = MockServer::start().await;
+    let mut c = aksk_config(&server, None);
+    c.project_name = None;
+    let err = AuthProvider::new(c).expect_err("no project");
+    assert!(err.to_string().contains("auth.project_name"), "{err}");
+}
+
+#[tokio::test]
 async fn unknown_project_name_is_reported() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
