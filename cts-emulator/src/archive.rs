@@ -3,7 +3,7 @@
 //! Month and day are not zero-padded, as in every documented example.
 //! One file holds the traces of one project and service recorded in one
 //! transfer period (5 minutes by default); the JSON layout is a top-level
-//! array unless asked otherwise (the real layout is [UNKNOWN]).
+//! array unless asked otherwise (the real layout is \[UNKNOWN\]).
 
 use std::collections::BTreeMap;
 use std::io::Write;

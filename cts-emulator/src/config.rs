@@ -103,7 +103,7 @@ pub enum Shape {
 }
 
 /// Name of the status field (and query parameter) on the v2.0 trace API,
-/// which the sources disagree on (cts-api.md §1.1, [CONFLICT]).
+/// which the sources disagree on (cts-api.md §1.1, \[CONFLICT\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum V2StatusField {
     /// `trace_rating`, as the current OTC v2.0 documentation says.
@@ -154,10 +154,10 @@ pub struct EmulatorConfig {
     /// Lifetime of issued tokens (OTC: 24 h).
     pub token_ttl: Duration,
     /// Put `marker` = last trace id on the final page too, instead of `null`
-    /// (the real behaviour is [UNKNOWN]; this exercises client loops).
+    /// (the real behaviour is \[UNKNOWN\]; this exercises client loops).
     pub marker_on_last_page: bool,
     /// Also list a `ctsv3` catalog entry (`<base>/v3/<project_id>`); its
-    /// existence on OTC is [UNKNOWN], so it is off by default.
+    /// existence on OTC is \[UNKNOWN\], so it is off by default.
     pub catalog_ctsv3: bool,
 }
 

@@ -2,7 +2,7 @@
 //!
 //! One [`Generator`] produces the traces of one project of a tenant. The
 //! tenant's users ([`people`]) are shared by all projects of the same domain
-//! and seed; resources ([`resources`]) live in pools so that ids and names
+//! and seed; resources live in pools so that ids and names
 //! recur: a server is created, started, resized, and eventually deleted.
 //! Ratings are mostly `normal`, sometimes `warning` and rarely `incident`.
 //!
@@ -16,6 +16,7 @@
 
 mod catalog;
 pub mod people;
+mod record;
 mod resources;
 
 use rand::rngs::StdRng;
@@ -25,6 +26,7 @@ use serde_json::{json, Value};
 use crate::ids::{domain_info, project_info, sub_seed, DomainInfo, ProjectInfo};
 use catalog::{Effect, Naming, OpDef, ResourceDef, ServiceDef, SERVICES};
 pub use people::{UserKind, UserProfile};
+pub use record::{Rating, TraceRecord, TraceType, TraceUser};
 use resources::{uuid_like, Pools, Resource};
 
 /// The tenant and project a generator produces traces for.
@@ -51,105 +53,6 @@ impl TenantSpec {
             user_count,
         }
     }
-}
-
-/// Outcome of an audited operation (`trace_rating`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Rating {
-    /// The operation succeeded.
-    Normal,
-    /// The operation failed.
-    Warning,
-    /// The failure had serious consequences.
-    Incident,
-}
-
-impl Rating {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rating::Normal => "normal",
-            Rating::Warning => "warning",
-            Rating::Incident => "incident",
-        }
-    }
-}
-
-/// How the operation was triggered (`trace_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TraceType {
-    /// An API call (SDK, CLI, Terraform).
-    ApiCall,
-    /// An action in the web console.
-    ConsoleAction,
-    /// An action of the platform itself, without user or source IP.
-    SystemAction,
-}
-
-impl TraceType {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TraceType::ApiCall => "ApiCall",
-            TraceType::ConsoleAction => "ConsoleAction",
-            TraceType::SystemAction => "SystemAction",
-        }
-    }
-}
-
-/// The user who performed an operation, as written into `user`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceUser {
-    /// User id.
-    pub id: String,
-    /// User name.
-    pub name: String,
-    /// The user's domain.
-    pub domain: DomainInfo,
-}
-
-/// One generated trace, independent of the JSON shape it is written in.
-/// `record_time` is not part of it: the emulator assigns it at ingestion.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TraceRecord {
-    /// UUID-shaped trace id.
-    pub trace_id: String,
-    /// Operation name, e.g. `createServer`.
-    pub trace_name: String,
-    /// Outcome.
-    pub rating: Rating,
-    /// How it was triggered.
-    pub trace_type: TraceType,
-    /// Service acronym, e.g. `ECS`.
-    pub service_type: String,
-    /// Resource type, e.g. `ecs`.
-    pub resource_type: String,
-    /// Resource id.
-    pub resource_id: String,
-    /// Resource name.
-    pub resource_name: String,
-    /// Acting user; `None` for system actions.
-    pub user: Option<TraceUser>,
-    /// Source IP; `None` for system actions.
-    pub source_ip: Option<String>,
-    /// Request id of the audited call.
-    pub request_id: String,
-    /// HTTP status of the audited call.
-    pub code: u16,
-    /// API version of the audited call.
-    pub api_version: String,
-    /// Request body of the audited call, if any.
-    pub request: Option<Value>,
-    /// Response body of the audited call, if any.
-    pub response: Option<Value>,
-    /// Endpoint the call went to (console URL or API host).
-    pub endpoint: Option<String>,
-    /// Path of the resource.
-    pub resource_url: String,
-    /// Extra location hint on some failures.
-    pub location_info: Option<String>,
-    /// When the operation happened (epoch ms).
-    pub time: i64,
 }
 
 /// Generates the traces of one project, deterministically from a seed.
@@ -435,20 +338,32 @@ impl Generator {
             204 => None,
             202 => Some(json!({"job_id": format!("ff80808{:025x}", self.rng.gen::<u128>() >> 28)})),
             _ if op.effect == Effect::SelfAction => None,
-            _ => Some(json!({ rdef.kind: {"id": res.id, "name": res.name} })),
+            _ => Some(json!({ body_key(rdef.kind): {"id": res.id, "name": res.name} })),
         }
+    }
+}
+
+/// The top-level key the service's API uses for a resource in bodies.
+fn body_key(kind: &str) -> &str {
+    match kind {
+        "ecs" => "server",
+        "evs" => "volume",
+        "eip" => "publicip",
+        "cmk" => "key_info",
+        "cluster" | "nodepool" => "metadata",
+        other => other,
     }
 }
 
 fn request_body(op: &OpDef, rdef: &ResourceDef, res: &Resource) -> Option<Value> {
     match op.effect {
         Effect::Delete | Effect::SelfAction => None,
-        Effect::Create => Some(json!({ rdef.kind: {"name": res.name} })),
+        Effect::Create => Some(json!({ body_key(rdef.kind): {"name": res.name} })),
         Effect::Update if !op.suffix.is_empty() || op.method == "POST" => {
             Some(json!({ op.name: {} }))
         }
         Effect::Update => Some(
-            json!({ rdef.kind: {"name": res.name, "description": format!("changed by {}", op.name)} }),
+            json!({ body_key(rdef.kind): {"name": res.name, "description": format!("changed by {}", op.name)} }),
         ),
     }
 }

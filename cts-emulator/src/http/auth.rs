@@ -45,7 +45,7 @@ impl AuthError {
     }
 
     /// The API Gateway answer (CTS routes). Status 401 is the conventional
-    /// choice; the real status is [UNKNOWN] (cts-api.md §1.7).
+    /// choice; the real status is \[UNKNOWN\] (cts-api.md §1.7).
     pub fn to_apig(&self) -> Response {
         let code = match self {
             AuthError::Signature(AkskError::Expired { .. }) => "APIG.0303",
