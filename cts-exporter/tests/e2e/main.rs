@@ -3,6 +3,7 @@
 
 mod support;
 
+mod auth;
 mod backfill;
 mod config_errors;
 mod delivery;
