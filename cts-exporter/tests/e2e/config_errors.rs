@@ -26,7 +26,8 @@ async fn settings_checked_before_any_network_call() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_str().expect("utf-8");
     let base = [("HOME", home), ("K_SINK", "http://sink.local")];
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             &[("K_CE_OVERRIDES", "{extensions: nope")],
             "K_CE_OVERRIDES",
