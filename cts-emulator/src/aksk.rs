@@ -26,6 +26,8 @@ pub(crate) struct SignedRequest<'a> {
     /// Raw query string without `?`.
     pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
+    /// The request URI's authority, standing in for `Host` on HTTP/2.
+    pub authority: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -200,15 +202,22 @@ fn canonical_queries(raw: Option<&str>) -> Vec<String> {
 }
 
 /// Canonical header blocks: values trimmed, and also with inner whitespace collapsed.
-fn canonical_headers(signed: &[String], headers: &HeaderMap) -> Result<Vec<String>, AkskError> {
+fn canonical_headers(
+    signed: &[String],
+    headers: &HeaderMap,
+    authority: Option<&str>,
+) -> Result<Vec<String>, AkskError> {
     let mut plain = String::new();
     let mut collapsed = String::new();
     for name in signed {
-        let values: Vec<&str> = headers
+        let mut values: Vec<&str> = headers
             .get_all(name.as_str())
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
+        if values.is_empty() && name == "host" {
+            values.extend(authority);
+        }
         if values.is_empty() {
             return Err(AkskError::Malformed(format!(
                 "signed header `{name}` is missing from the request"
@@ -321,7 +330,7 @@ pub(crate) fn verify(
     };
     let uri = canonical_uri(req.path);
     let signed_list = auth.signed_headers.join(";");
-    for headers in canonical_headers(&auth.signed_headers, req.headers)? {
+    for headers in canonical_headers(&auth.signed_headers, req.headers, req.authority)? {
         for query in canonical_queries(req.query) {
             let canonical = format!(
                 "{}\n{uri}\n{query}\n{headers}\n{signed_list}\n{body_hash}",

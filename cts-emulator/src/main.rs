@@ -230,30 +230,31 @@ fn config(a: &Args) -> anyhow::Result<EmulatorConfig> {
     })
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+/// Registers SIGTERM and Ctrl-C handlers now (so a signal arriving right
+/// after start-up is not lost) and returns a future that ends on either.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the Ctrl-C handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = config(&args)?;
+    let stop = shutdown_signal()?;
     let emu = Emulator::start(cfg, SocketAddr::new(args.bind, args.port)).await?;
     let c = emu.credentials();
     let d = emu.domain();
@@ -305,7 +306,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    wait_for_signal().await;
+    stop.await;
     println!("cts-emulator shutting down");
     emu.shutdown().await;
     Ok(())

@@ -45,8 +45,7 @@ pub(crate) struct TokenInfo {
     pub expires_at_ms: i64,
 }
 
-/// Everything the server shares.
-#[derive(Debug)]
+/// Everything the server shares. `Debug` leaves the issued tokens out.
 pub(crate) struct Shared {
     pub cfg: EmulatorConfig,
     pub domain: DomainInfo,
@@ -56,6 +55,21 @@ pub(crate) struct Shared {
     pub faults: FaultInjector,
     /// `http://127.0.0.1:<port>` without trailing slash.
     pub base: String,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("cfg", &self.cfg)
+            .field("domain", &self.domain)
+            .field(
+                "projects",
+                &self.projects.iter().map(|p| &p.info).collect::<Vec<_>>(),
+            )
+            .field("tokens", &lock(&self.tokens).len())
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {

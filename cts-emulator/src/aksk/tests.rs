@@ -55,6 +55,7 @@ fn check(
         path,
         query,
         headers: h,
+        authority: None,
         body,
     };
     verify(&req, secret, at(now))
@@ -76,7 +77,7 @@ fn canonical_request_of_the_signing_guide() {
         "host".to_owned(),
         "x-sdk-date".to_owned(),
     ];
-    let block = &canonical_headers(&signed, &h).expect("headers")[0];
+    let block = &canonical_headers(&signed, &h, None).expect("headers")[0];
     let canonical = format!(
         "GET\n/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs/\n{QUERY}\n{block}\ncontent-type;host;x-sdk-date\n{}",
         sha256_hex(b"")
@@ -176,6 +177,32 @@ fn cts_shaped_regression_vector_is_accepted() {
         "20231114T230500Z"
     )
     .is_ok());
+}
+
+#[test]
+fn host_falls_back_to_the_uri_authority() {
+    // On HTTP/2 there is no Host header, only the :authority of the URI.
+    let mut h = guide_headers(GUIDE_A);
+    h.remove("host");
+    let req = SignedRequest {
+        method: "GET",
+        path: PATH,
+        query: Some(QUERY),
+        headers: &h,
+        authority: Some("service.region.example.com"),
+        body: b"",
+    };
+    assert_eq!(
+        verify(&req, secret, at("20191115T033655Z")),
+        Ok(AK.to_owned())
+    );
+    let req = SignedRequest {
+        authority: None,
+        ..req
+    };
+    assert!(
+        matches!(verify(&req, secret, at("20191115T033655Z")), Err(AkskError::Malformed(m)) if m.contains("`host`"))
+    );
 }
 
 #[test]

@@ -83,6 +83,7 @@ pub(crate) fn authenticate(
             path: uri.path(),
             query: uri.query(),
             headers,
+            authority: uri.authority().map(|a| a.as_str()),
             body,
         };
         let creds = &shared.cfg.credentials;

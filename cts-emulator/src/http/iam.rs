@@ -306,3 +306,16 @@ pub(crate) async fn list_projects(
         json!({"projects": projects, "links": {"self": self_link, "previous": null, "next": null}});
     json_response(StatusCode::OK, body.to_string())
 }
+
+/// `GET /v3`: the Keystone version document (no authentication), for
+/// clients that discover the identity version from `auth_url`.
+pub(crate) async fn version(State(s): St) -> Response {
+    let body = json!({"version": {
+        "id": "v3.6",
+        "status": "stable",
+        "updated": "2016-04-04T00:00:00Z",
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+        "links": [{"href": format!("{}/v3/", s.base), "rel": "self"}],
+    }});
+    json_response(StatusCode::OK, body.to_string())
+}

@@ -24,6 +24,8 @@ use crate::state::Shared;
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(control::versions))
+        .route("/v3", get(iam::version))
+        .route("/v3/", get(iam::version))
         .route("/v3/auth/tokens", post(iam::issue_token))
         .route("/v3/auth/catalog", get(iam::get_catalog))
         .route("/v3/projects", get(iam::list_projects))

@@ -71,6 +71,19 @@ async fn token_issue_body_and_use() {
         Some(format!("{base}/v3").as_str())
     );
     assert!(url_of("ctsv3").is_none(), "ctsv3 is off by default");
+    // Nothing secret in the emulator's Debug output.
+    let dbg = format!("{emu:?}");
+    assert!(
+        !dbg.contains(&token)
+            && !dbg.contains(emu.credentials().password.expose())
+            && !dbg.contains(emu.credentials().sk.expose())
+    );
+    // Identity version discovery at the auth_url.
+    let r = get(&emu.iam_url(), &[]).await;
+    assert_eq!(
+        (r.status, r.body["version"]["status"].as_str()),
+        (200, Some("stable"))
+    );
     // The cts url + "system/trace" is what gophertelekomcloud calls.
     let r = get(
         &format!("{}/system/trace?limit=5", url_of("cts").expect("cts"))
