@@ -183,6 +183,9 @@ impl Default for EmulatorConfig {
     }
 }
 
+/// Largest history per project (each trace costs about 1 KB).
+const MAX_HISTORY_COUNT: usize = 5_000_000;
+
 /// The longest history a project may hold: CTS keeps seven days, the
 /// emulator allows some more so archives and the 7-day clamp can be tested.
 const MAX_HISTORY_SPAN: Duration = Duration::from_secs(30 * 86_400);
@@ -230,6 +233,13 @@ impl EmulatorConfig {
                 "history_span",
                 format!("{} s is longer than 30 days", self.history_span.as_secs()),
                 "use at most 2592000 s (CTS itself keeps 7 days)",
+            ));
+        }
+        if self.history_count > MAX_HISTORY_COUNT {
+            return Err(Error::config(
+                "history_count",
+                format!("{} traces per project exceed the limit of {MAX_HISTORY_COUNT}", self.history_count),
+                "use at most 5000000 (about 5 GB of memory); benchmarks rarely need more than 1000000",
             ));
         }
         let span_ms = self.history_span.as_millis();
@@ -366,6 +376,15 @@ mod tests {
             .expect_err("must be refused")
             .to_string()
             .contains("`history_count`"));
+        cfg = EmulatorConfig {
+            history_count: 6_000_000,
+            ..EmulatorConfig::default()
+        };
+        assert!(cfg
+            .validate()
+            .expect_err("must be refused")
+            .to_string()
+            .contains("exceed the limit"));
         cfg = EmulatorConfig::default();
         cfg.faults.rate_limited_share = 0.7;
         cfg.faults.server_error_share = 0.5;

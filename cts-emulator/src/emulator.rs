@@ -71,13 +71,7 @@ impl Emulator {
         let base_for_state = base.clone();
         let shared = tokio::task::spawn_blocking(move || Shared::new(cfg, &base_for_state))
             .await
-            .map_err(|e| {
-                Error::config(
-                    "history_count",
-                    format!("history generation failed: {e}"),
-                    "use a smaller history",
-                )
-            })?;
+            .map_err(|e| Error::Startup(format!("history generation did not finish: {e}")))?;
         let shared = Arc::new(shared);
         tracing::debug!(base = %base, projects = shared.projects.len(), "cts emulator listening");
 

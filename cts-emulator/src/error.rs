@@ -27,6 +27,9 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Start-up failed for a reason other than configuration or binding.
+    #[error("emulator start-up failed: {0}")]
+    Startup(String),
     /// A project name or id is not one of the emulator's projects.
     #[error("unknown project `{0}` (fix: use one of the ids or names from Emulator::projects())")]
     UnknownProject(String),
