@@ -12,7 +12,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::clock::{Clock, RandomSource, SeededRandom, TokioClock};
-use crate::query::encode_params;
+use crate::params::encode_params;
 use crate::tracker::TrackerList;
 use crate::transport::{Success, Transport};
 use crate::{

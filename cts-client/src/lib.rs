@@ -72,9 +72,13 @@ mod page;
 #[cfg(feature = "client")]
 mod paginate;
 #[cfg(feature = "client")]
+mod params;
+#[cfg(feature = "client")]
 mod query;
 #[cfg(feature = "client")]
 pub mod retry;
+#[cfg(feature = "client")]
+mod retry_after;
 #[cfg(feature = "client")]
 mod tracker;
 #[cfg(feature = "client")]
@@ -89,7 +93,9 @@ pub use error::{ApiError, Error};
 #[cfg(feature = "client")]
 pub use page::TracePage;
 #[cfg(feature = "client")]
-pub use query::{TraceQuery, V2StatusParam, DEFAULT_TRACKER, MAX_LIMIT};
+pub use params::V2StatusParam;
+#[cfg(feature = "client")]
+pub use query::{TraceQuery, DEFAULT_TRACKER, MAX_LIMIT};
 #[cfg(feature = "client")]
 pub use retry::{RetryConfig, RetryDecision};
 #[cfg(feature = "client")]

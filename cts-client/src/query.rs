@@ -1,15 +1,11 @@
 //! The filters of a trace-list request and their wire encoding.
 //!
-//! One [`TraceQuery`] describes a query for all three API versions; the
-//! differences (tracker in the path or in `tracker_name`, `trace_type` only
-//! on v3, the v2 status parameter name) are resolved here when the query is
-//! turned into URL parameters (cts-api.md §1.1, §1.2). Validation happens
+//! One [`TraceQuery`] describes a query for all three API versions (the
+//! per-version wire form is built in [`crate::params`]). Validation happens
 //! before any request, so a bad value is reported by name instead of
 //! surfacing as a CTS `400`.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
-use crate::{ApiVersion, Error, TraceRating};
+use crate::{Error, TraceRating};
 
 /// The largest page size CTS allows (all versions).
 pub const MAX_LIMIT: u32 = 200;
@@ -20,34 +16,6 @@ pub const DEFAULT_TRACKER: &str = "system";
 
 /// Epoch milliseconds below this look like seconds (it is March 1973 in ms).
 const SMALLEST_PLAUSIBLE_MS: i64 = 100_000_000_000;
-
-/// The name of the status filter on the **v2** API.
-///
-/// **\[CONFLICT\]** in cts-api.md §1.1: the 2022 v2 documentation and
-/// gophertelekomcloud (the library the original exporter uses against real
-/// OTC) send `trace_status`; the current v2 page says `trace_rating`. The
-/// default follows the code that ran against the real service
-/// ([`V2StatusParam::TraceStatus`]); switch it with
-/// [`crate::CtsClientBuilder::v2_status_param`]. v1 and v3 always use
-/// `trace_rating`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum V2StatusParam {
-    /// `trace_status` (2022 docs, gophertelekomcloud). The default.
-    #[default]
-    TraceStatus,
-    /// `trace_rating` (current v2 docs).
-    TraceRating,
-}
-
-impl V2StatusParam {
-    /// The query parameter name.
-    pub fn name(self) -> &'static str {
-        match self {
-            V2StatusParam::TraceStatus => "trace_status",
-            V2StatusParam::TraceRating => "trace_rating",
-        }
-    }
-}
 
 /// Filters and window of a trace-list request (cts-api.md §1.2).
 ///
@@ -241,7 +209,7 @@ impl TraceQuery {
         Ok(())
     }
 
-    fn text_filters(&self) -> [(&'static str, Option<&str>); 9] {
+    pub(crate) fn text_filters(&self) -> [(&'static str, Option<&str>); 9] {
         [
             ("service_type", self.service_type.as_deref()),
             ("user", self.user.as_deref()),
@@ -259,105 +227,15 @@ impl TraceQuery {
     pub(crate) fn path_tracker(&self) -> &str {
         self.tracker.as_deref().unwrap_or(DEFAULT_TRACKER)
     }
-
-    /// The query parameters for `version`, in a fixed order, after validation.
-    ///
-    /// `next` overrides [`TraceQuery::next`] (the paginator passes the
-    /// current marker).
-    pub fn to_params(
-        &self,
-        version: ApiVersion,
-        v2_status: V2StatusParam,
-        next: Option<&str>,
-    ) -> Result<Vec<(&'static str, String)>, Error> {
-        self.validate()?;
-        if version != ApiVersion::V3 && self.trace_type.is_some() {
-            return Err(invalid(
-                "trace_type",
-                format!(
-                    "exists only in the v3 API, but the client uses {version}; unset it or use v3"
-                ),
-            ));
-        }
-        let mut p: Vec<(&'static str, String)> = Vec::with_capacity(12);
-        if version == ApiVersion::V3 {
-            p.push((
-                "trace_type",
-                self.trace_type
-                    .clone()
-                    .unwrap_or_else(|| "system".to_owned()),
-            ));
-            if let Some(t) = &self.tracker {
-                p.push(("tracker_name", t.clone()));
-            }
-        }
-        if let Some(v) = self.limit {
-            p.push(("limit", v.to_string()));
-        }
-        if let Some(v) = self.from_ms {
-            p.push(("from", v.to_string()));
-        }
-        if let Some(v) = self.to_ms {
-            p.push(("to", v.to_string()));
-        }
-        for (name, value) in self.text_filters() {
-            if matches!(name, "trace_type" | "next") {
-                continue;
-            }
-            if let Some(v) = value {
-                p.push((name, v.to_owned()));
-            }
-        }
-        if let Some(r) = &self.trace_rating {
-            let name = match version {
-                ApiVersion::V2 => v2_status.name(),
-                ApiVersion::V1 | ApiVersion::V3 => "trace_rating",
-            };
-            p.push((name, r.as_str().to_owned()));
-        }
-        if let Some(n) = next.or(self.next.as_deref()) {
-            p.push(("next", n.to_owned()));
-        }
-        Ok(p)
-    }
 }
 
-/// Everything except `A-Z a-z 0-9 - _ . ~` is percent-encoded, space as `%20`:
-/// the form AK/SK signing canonicalizes to (cts-api.md §4.1), so the query
-/// sent is byte-identical to the one signed.
-const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Encodes parameters as `k=v&k=v` with [RFC 3986] unreserved characters kept.
-///
-/// [RFC 3986]: https://www.rfc-editor.org/rfc/rfc3986#section-2.3
-pub(crate) fn encode_params(params: &[(&str, String)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in params.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.extend(utf8_percent_encode(k, QUERY_ENCODE));
-        out.push('=');
-        out.extend(utf8_percent_encode(v, QUERY_ENCODE));
-    }
-    out
-}
-
-fn invalid(field: &'static str, problem: String) -> Error {
+pub(crate) fn invalid(field: &'static str, problem: String) -> Error {
     Error::InvalidQuery { field, problem }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names(p: &[(&'static str, String)]) -> Vec<&'static str> {
-        p.iter().map(|(k, _)| *k).collect()
-    }
 
     #[test]
     fn limit_bounds() {
@@ -402,88 +280,5 @@ mod tests {
         assert!(e.to_string().contains(">= 0"), "{e}");
         let e = TraceQuery::new().user("  ").validate().expect_err("blank");
         assert!(e.to_string().contains("`user`"), "{e}");
-    }
-
-    #[test]
-    fn v3_params_carry_trace_type_and_tracker() {
-        let q = TraceQuery::new()
-            .limit(11)
-            .window_ms(1478490478000, 1479095278000)
-            .trace_name("createTracker");
-        let p = q
-            .to_params(ApiVersion::V3, V2StatusParam::default(), None)
-            .expect("valid");
-        assert_eq!(
-            names(&p),
-            ["trace_type", "limit", "from", "to", "trace_name"]
-        );
-        assert_eq!(p[0].1, "system");
-        let p = q
-            .clone()
-            .tracker("system")
-            .to_params(ApiVersion::V3, V2StatusParam::default(), Some("m1"))
-            .expect("valid");
-        assert_eq!(
-            names(&p),
-            [
-                "trace_type",
-                "tracker_name",
-                "limit",
-                "from",
-                "to",
-                "trace_name",
-                "next"
-            ]
-        );
-        let p = q
-            .to_params(ApiVersion::V1, V2StatusParam::default(), None)
-            .expect("valid");
-        assert_eq!(names(&p), ["limit", "from", "to", "trace_name"]);
-    }
-
-    #[test]
-    fn status_parameter_name_per_version() {
-        let q = TraceQuery::new().trace_rating(TraceRating::Incident);
-        let name = |v, s| {
-            q.to_params(v, s, None).expect("valid")[..]
-                .iter()
-                .find(|(_, val)| val == "incident")
-                .map(|(k, _)| *k)
-        };
-        assert_eq!(
-            name(ApiVersion::V1, V2StatusParam::TraceStatus),
-            Some("trace_rating")
-        );
-        assert_eq!(
-            name(ApiVersion::V2, V2StatusParam::TraceStatus),
-            Some("trace_status")
-        );
-        assert_eq!(
-            name(ApiVersion::V2, V2StatusParam::TraceRating),
-            Some("trace_rating")
-        );
-        assert_eq!(
-            name(ApiVersion::V3, V2StatusParam::TraceStatus),
-            Some("trace_rating")
-        );
-    }
-
-    #[test]
-    fn trace_type_outside_v3_is_an_error() {
-        let e = TraceQuery::new()
-            .trace_type("data")
-            .to_params(ApiVersion::V2, V2StatusParam::default(), None)
-            .expect_err("v3 only");
-        assert!(e.to_string().contains("only in the v3 API"), "{e}");
-    }
-
-    #[test]
-    fn encoding_is_signing_friendly() {
-        let s = encode_params(&[
-            ("resource_name", "a b+c/é~".to_owned()),
-            ("limit", "5".to_owned()),
-        ]);
-        assert_eq!(s, "resource_name=a%20b%2Bc%2F%C3%A9~&limit=5");
-        assert_eq!(encode_params(&[]), "");
     }
 }

@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::error::ApiError;
-use crate::{decode, retry, Error};
+use crate::{decode, retry_after, Error};
 
 /// A successful (2xx) response: what decoding needs.
 #[derive(Debug)]
@@ -177,7 +177,7 @@ impl Raw {
                 retry_after: self
                     .retry_after
                     .as_deref()
-                    .and_then(|v| retry::parse_retry_after(v, clock.now())),
+                    .and_then(|v| retry_after::parse_retry_after(v, clock.now())),
                 error: self.api_error(),
             }),
             400..=499 => Err(Error::BadRequest(self.api_error())),
