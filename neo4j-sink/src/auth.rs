@@ -71,6 +71,7 @@ pub struct Verifier {
     keys: RwLock<Option<Arc<Vec<Key>>>>,
     last_load: Mutex<Option<Instant>>,
     last_error: Mutex<Option<String>>,
+    min_reload_interval: Duration,
     http: reqwest::Client,
 }
 
@@ -130,6 +131,10 @@ impl Verifier {
     /// be read is an error (a configuration problem); a JWKS URL that cannot
     /// be fetched yet is not: requests get 503 until it loads.
     pub async fn new(config: OidcConfig) -> Result<Arc<Self>, String> {
+        Self::build(config, MIN_RELOAD_INTERVAL).await
+    }
+
+    async fn build(config: OidcConfig, min_reload_interval: Duration) -> Result<Arc<Self>, String> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -139,6 +144,7 @@ impl Verifier {
             keys: RwLock::new(None),
             last_load: Mutex::new(None),
             last_error: Mutex::new(None),
+            min_reload_interval,
             http,
         });
         match (verifier.load().await, &verifier.config.jwks) {
@@ -224,7 +230,7 @@ impl Verifier {
                 .last_load
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .is_none_or(|at| at.elapsed() >= MIN_RELOAD_INTERVAL)
+                .is_none_or(|at| at.elapsed() >= self.min_reload_interval)
     }
 
     /// Checks the `Authorization` header value; returns the token subject.

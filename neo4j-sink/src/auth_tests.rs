@@ -180,3 +180,54 @@ async fn unreadable_jwks_file_is_a_configuration_error_and_bad_keys_are_skipped(
     assert!(parse_jwks(br#"{"keys": []}"#).is_err());
     assert!(parse_jwks(b"[]").is_err());
 }
+
+#[tokio::test]
+async fn jwks_url_keys_load_late_and_reload_for_new_key_ids() {
+    use axum::routing::get;
+    let served: Arc<Mutex<Option<Value>>> = Arc::new(Mutex::new(None));
+    let router = {
+        let served = served.clone();
+        axum::Router::new().route(
+            "/jwks",
+            get(move || {
+                let doc = served.lock().expect("lock").clone();
+                async move {
+                    match doc {
+                        Some(d) => (axum::http::StatusCode::OK, d.to_string()),
+                        None => (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new()),
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let config = OidcConfig {
+        audience: "sink-aud".into(),
+        issuer: "https://issuer.test".into(),
+        jwks: JwksSource::Url(Url::parse(&url).expect("url")),
+        allowed_subjects: None,
+        refresh: Duration::from_secs(300),
+    };
+    // The issuer is not serving yet: not a start error, requests get "keys unavailable" (503).
+    let v = Verifier::build(config, Duration::ZERO)
+        .await
+        .expect("starts without keys");
+    let a = ec_key("a");
+    let t = token(&a, claims("s"));
+    assert!(matches!(
+        v.verify(Some(&format!("Bearer {t}"))).await,
+        Err(AuthError::KeysUnavailable(_))
+    ));
+    *served.lock().expect("lock") = Some(json!({"keys": [a.jwk.clone()]}));
+    assert_eq!(v.load().await, Ok(1));
+    assert!(v.verify(Some(&format!("Bearer {t}"))).await.is_ok());
+    // Key rotation: a token with a new key id makes the verifier fetch the JWKS again.
+    let b = ec_key("b");
+    *served.lock().expect("lock") = Some(json!({"keys": [a.jwk.clone(), b.jwk.clone()]}));
+    let t = token(&b, claims("s"));
+    assert!(v.verify(Some(&format!("Bearer {t}"))).await.is_ok());
+}
