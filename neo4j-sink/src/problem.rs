@@ -148,6 +148,15 @@ impl Problem {
         }
     }
 
+    /// 404 for a path the sink does not serve (a misconfigured sender, not a bad event).
+    pub fn not_found(path: &str) -> Self {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such path {path:?}; events go to POST /, probes are /healthz, /readyz, /metrics"),
+        )
+    }
+
     /// 503: not ready or Neo4j unavailable; the sender should retry.
     pub fn unavailable(
         error: &'static str,

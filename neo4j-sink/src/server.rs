@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -97,6 +98,10 @@ async fn method_not_allowed(OriginalUri(uri): OriginalUri) -> Problem {
     } else {
         "GET, HEAD"
     })
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri) -> Problem {
+    Problem::not_found(uri.path())
 }
 
 async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {

@@ -171,3 +171,99 @@ impl Sink {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawArgs;
+    use crate::testing::MemoryStore;
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn settings(args: &[&str]) -> Settings {
+        let cmd = RawArgs::command().mut_args(|a| a.env(None));
+        let all = ["neo4j-sink", "--neo4j-password=pw"]
+            .into_iter()
+            .chain(args.iter().copied());
+        let matches = cmd.try_get_matches_from(all).expect("flags");
+        RawArgs::from_arg_matches(&matches)
+            .expect("args")
+            .validate()
+            .expect("valid")
+    }
+
+    type Served = (
+        String,
+        AppState,
+        tokio::sync::oneshot::Sender<()>,
+        JoinHandle<std::io::Result<Shutdown>>,
+    );
+
+    async fn serve(store: Arc<MemoryStore>, args: &[&str]) -> Served {
+        let sink = Sink::start(&settings(args), store).await.expect("starts");
+        let state = sink.state().clone();
+        while !state.readiness.accepts_events() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(sink.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        (base, state, tx, task)
+    }
+
+    async fn queued(state: &AppState, n: usize) {
+        while state.batcher.depth() < n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn send(base: &str, id: &str) -> JoinHandle<Option<u16>> {
+        let body = serde_json::json!({"specversion": "1.0", "id": id, "source": "s", "type": "com.otc.cts.trace.x",
+            "project": "p", "region": "r", "data": {"trace_id": id, "time": 1}});
+        let req = reqwest::Client::new()
+            .post(base)
+            .header("content-type", "application/cloudevents+json")
+            .body(body.to_string());
+        tokio::spawn(async move { req.send().await.ok().map(|r| r.status().as_u16()) })
+    }
+
+    #[tokio::test]
+    async fn shutdown_answers_requests_in_flight_then_drains() {
+        let store = Arc::new(MemoryStore::closed());
+        let (base, state, stop, task) = serve(store.clone(), &["--shutdown-timeout-secs=10"]).await;
+        let in_flight = send(&base, "a");
+        queued(&state, 1).await;
+        stop.send(()).expect("signal");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !state.readiness.report().ready,
+            "not ready once shutdown began"
+        );
+        store.open();
+        assert_eq!(in_flight.await.expect("joined"), Some(202));
+        assert_eq!(
+            task.await.expect("joined").expect("served"),
+            Shutdown::Drained
+        );
+        assert_eq!(store.written_ids(), vec!["a"]);
+    }
+
+    #[tokio::test]
+    async fn shutdown_is_bounded_when_neo4j_hangs() {
+        let store = Arc::new(MemoryStore::closed());
+        let (base, state, stop, task) = serve(store.clone(), &["--shutdown-timeout-secs=1"]).await;
+        let _in_flight = send(&base, "stuck");
+        queued(&state, 1).await;
+        stop.send(()).expect("signal");
+        let started = std::time::Instant::now();
+        let result = task.await.expect("joined").expect("served");
+        assert_eq!(result, Shutdown::TimedOut { pending_events: 1 });
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
