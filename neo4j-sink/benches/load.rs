@@ -39,6 +39,21 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// User + system CPU time of a process, in seconds (clock ticks of 1/100 s).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn trace(run: &str, n: usize) -> Value {
     json!({
         "trace_id": format!("{run}-{n}"),
@@ -113,6 +128,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let idle_rss = rss_kib(pid, "VmRSS:");
+    let cpu_before = cpu_secs(pid);
 
     // Pre-render the bodies so the generator spends its time on HTTP.
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
@@ -195,6 +211,7 @@ async fn main() {
         .await
         .expect("text");
     let hwm = rss_kib(pid, "VmHWM:");
+    let sink_cpu = cpu_secs(pid) - cpu_before;
     drop(sink);
 
     latencies.sort_unstable();
@@ -236,6 +253,11 @@ async fn main() {
         idle_rss as f64 / 1024.0,
         peak_rss.load(Ordering::Relaxed) as f64 / 1024.0,
         hwm as f64 / 1024.0
+    );
+    println!(
+        "  sink CPU: {:.2} s over the run = {:.0} µs per acknowledged event",
+        sink_cpu,
+        sink_cpu * 1e6 / acked.max(1) as f64
     );
     println!(
         "  transactions: {:.0}, mean batch {:.1} events, mean write {:.1} ms",

@@ -105,10 +105,18 @@ async fn not_found(OriginalUri(uri): OriginalUri) -> Problem {
 }
 
 async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let response = match handle(&state, &headers, body).await {
+    let mut body = Some(body);
+    let response = match handle(&state, &headers, &mut body).await {
         Ok(r) => r,
         Err(problem) => problem.into_response(),
     };
+    if let Some(unread) = body.take() {
+        // Read what the sender is still sending before answering early: closing
+        // a socket with unread data resets the connection, and the sender would
+        // see a reset instead of the answer (and retry a request that can never
+        // succeed). Bounded, so a huge upload is cut off instead.
+        drain(unread, 2 * state.limits.max_body_bytes).await;
+    }
     state
         .metrics
         .requests
@@ -117,7 +125,11 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -
     response
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, Problem> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &mut Option<Body>,
+) -> Result<Response, Problem> {
     if let Some(verifier) = &state.verifier {
         let authorization = headers
             .get(header::AUTHORIZATION)
@@ -154,9 +166,19 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     if declared.is_some_and(|n: usize| n > limit) {
+        if declared.is_some_and(|n| n > 2 * limit) {
+            // Too big to drain: answer now; the connection will be closed.
+            body.take();
+        }
         return Err(Problem::too_large(limit));
     }
-    let bytes = read_body(body, limit).await?;
+    let Some(unread) = body.take() else {
+        return Err(Problem::internal(
+            "body_missing",
+            "the request body was already consumed",
+        ));
+    };
+    let bytes = read_body(unread, limit).await?;
     let decoded = decode(mode, headers, &bytes, &state.rules)
         .inspect_err(|_| state.metrics.count_events(outcome::INVALID, 1))?;
     let total = decoded.events.len();
@@ -260,11 +282,28 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
             Problem::not_a_cloudevent(format!("reading the request body failed: {e}"))
         })?;
         if buf.len() + chunk.len() > limit {
+            let seen = buf.len() + chunk.len();
+            drop(buf);
+            drain_stream(&mut stream, seen, 2 * limit).await;
             return Err(Problem::too_large(limit));
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// Reads and discards a body, stopping after `cap` bytes.
+async fn drain(body: Body, cap: usize) {
+    drain_stream(&mut body.into_data_stream(), 0, cap).await;
+}
+
+async fn drain_stream(stream: &mut axum::body::BodyDataStream, mut seen: usize, cap: usize) {
+    while seen <= cap {
+        match stream.next().await {
+            Some(Ok(chunk)) => seen += chunk.len(),
+            _ => return,
+        }
+    }
 }
 
 #[cfg(test)]
