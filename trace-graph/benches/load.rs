@@ -1,0 +1,440 @@
+//! Load benchmark of the trace-graph writer against a real Neo4j.
+//!
+//! **It wipes the database it connects to** (every node and relationship),
+//! then loads synthetic traces from the `cts-emulator` generator and prints:
+//!
+//! 1. the batched writer's rate (traces/s) per slice while the graph grows to
+//!    `TG_BENCH_TOTAL` actions (default 1 000 000, slices of `TG_BENCH_SLICE`);
+//! 2. the original Go sink's write pattern (one transaction per trace, a chain
+//!    of eleven MERGEs, no constraints, labels prefixed `Orig`) on the same
+//!    data, after its own namespace holds one slice of actions;
+//! 3. a ceiling: one raw `UNWIND … CREATE` statement per batch of the same
+//!    action rows (no MERGE, no relationships, no constraints).
+//!
+//! ```text
+//! eval "$(scripts/neo4j-local env)"
+//! cargo bench -p trace-graph --bench load
+//! TG_BENCH_TOTAL=200000 TG_BENCH_BATCH=2000 cargo bench -p trace-graph --bench load
+//! ```
+//!
+//! Settings (environment, or `--name=value` after `--`): `TG_BENCH_TOTAL`,
+//! `TG_BENCH_SLICE` (100000), `TG_BENCH_BATCH` (1000), `TG_BENCH_WRITERS`
+//! (concurrent writer tasks, 1), `TG_BENCH_BASELINE` (original-pattern traces,
+//! 300), `TG_BENCH_BASELINE_SECS` (time budget for them, 60), `TG_BENCH_SEED` (7).
+
+use cts_emulator::generator::{Generator, TenantSpec};
+use neo4rs::{query, BoltList, BoltMap, BoltString, BoltType, Graph};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use trace_graph::{map_trace, GraphConfig, GraphWriter, TraceContext, TraceRecord};
+
+struct Opts {
+    total: usize,
+    slice: usize,
+    batch: usize,
+    writers: usize,
+    baseline: usize,
+    baseline_secs: u64,
+    seed: u64,
+}
+
+fn setting(name: &str, default: u64) -> u64 {
+    let flag = format!("--{}=", name.trim_start_matches("TG_BENCH_").to_lowercase());
+    let from_args = std::env::args().find_map(|a| a.strip_prefix(&flag).map(str::to_owned));
+    match from_args.or_else(|| std::env::var(name).ok()) {
+        None => default,
+        Some(v) => v.trim().replace('_', "").parse().unwrap_or_else(|_| {
+            eprintln!("{name}={v:?} is not a whole number; e.g. {name}={default}");
+            std::process::exit(2)
+        }),
+    }
+}
+
+fn opts() -> Opts {
+    let o = Opts {
+        total: setting("TG_BENCH_TOTAL", 1_000_000) as usize,
+        slice: setting("TG_BENCH_SLICE", 100_000) as usize,
+        batch: setting("TG_BENCH_BATCH", 1000) as usize,
+        writers: setting("TG_BENCH_WRITERS", 1).max(1) as usize,
+        baseline: setting("TG_BENCH_BASELINE", 300) as usize,
+        baseline_secs: setting("TG_BENCH_BASELINE_SECS", 60),
+        seed: setting("TG_BENCH_SEED", 7),
+    };
+    if o.slice == 0 || o.total < o.slice {
+        eprintln!("TG_BENCH_TOTAL must be at least TG_BENCH_SLICE (> 0)");
+        std::process::exit(2);
+    }
+    o
+}
+
+/// Four projects of one domain, traces round-robin, 50 ms apart from 2024-01-01.
+struct Source {
+    gens: Vec<(Generator, TraceContext)>,
+    n: usize,
+}
+
+impl Source {
+    fn new(seed: u64) -> Source {
+        let projects = ["eu-de_app1", "eu-de_app2", "eu-nl_web", "eu-de_data"];
+        let gens = projects
+            .iter()
+            .map(|p| {
+                let g = Generator::new(seed, TenantSpec::new("OTC00000000001000000001", *p, 60));
+                let ctx = TraceContext::new(g.project().id.clone(), g.project().region.clone())
+                    .with_domain(g.domain().id.clone(), Some(g.domain().name.clone()));
+                (g, ctx)
+            })
+            .collect();
+        Source { gens, n: 0 }
+    }
+
+    fn take(&mut self, count: usize) -> Vec<TraceRecord> {
+        (0..count)
+            .map(|_| {
+                let time = 1_704_067_200_000 + self.n as i64 * 50;
+                let k = self.n % self.gens.len();
+                self.n += 1;
+                let (g, ctx) = &mut self.gens[k];
+                let trace =
+                    serde_json::from_value(g.next_trace(time)).expect("generator emits traces");
+                TraceRecord::new(trace, ctx.clone())
+            })
+            .collect()
+    }
+}
+
+fn bolt(v: &Value) -> BoltType {
+    match v {
+        Value::Null => BoltType::from(Option::<i64>::None),
+        Value::Bool(b) => BoltType::from(*b),
+        Value::Number(n) => BoltType::from(n.as_i64().unwrap_or_default()),
+        Value::String(s) => BoltType::from(s.as_str()),
+        Value::Array(a) => BoltType::List(BoltList::from(a.iter().map(bolt).collect::<Vec<_>>())),
+        Value::Object(m) => {
+            let mut out = BoltMap::with_capacity(m.len());
+            for (k, v) in m.iter().filter(|(_, v)| !v.is_null()) {
+                out.put(BoltString::from(k.as_str()), bolt(v));
+            }
+            BoltType::Map(out)
+        }
+    }
+}
+
+async fn run(graph: &Graph, text: &str) {
+    graph
+        .run(query(text))
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+}
+
+async fn count(graph: &Graph, text: &str) -> i64 {
+    let mut rows = graph.execute(query(text)).await.expect("count query");
+    let row = rows.next().await.expect("row").expect("one row");
+    row.get::<i64>("c").expect("c")
+}
+
+async fn wipe(graph: &Graph) {
+    run(
+        graph,
+        "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+    )
+    .await;
+}
+
+/// Writes `records` with the batched writer, `writers` tasks in parallel; returns the elapsed time.
+async fn timed_write(writer: &GraphWriter, records: Vec<TraceRecord>, writers: usize) -> Duration {
+    let start = Instant::now();
+    let per = records.len().div_ceil(writers);
+    let mut tasks = Vec::new();
+    for part in records.chunks(per.max(1)) {
+        let (w, part) = (writer.clone(), part.to_vec());
+        tasks.push(tokio::spawn(async move { w.write(&part).await }));
+    }
+    for t in tasks {
+        let report = t.await.expect("task").expect("write");
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected.first());
+    }
+    start.elapsed()
+}
+
+/// One slice, generated in chunks of 10 000 outside the timer.
+async fn writer_slice(writer: &GraphWriter, source: &mut Source, n: usize, o: &Opts) -> f64 {
+    let mut spent = Duration::ZERO;
+    let mut left = n;
+    while left > 0 {
+        let chunk = source.take(left.min(10_000));
+        left -= chunk.len();
+        spent += timed_write(writer, chunk, o.writers).await;
+    }
+    n as f64 / spent.as_secs_f64()
+}
+
+/// The original sink's statement (akyriako/cloudtrace-exporter pkg/neo4j/client.go), labels prefixed `Orig`.
+const ORIGINAL: &str = "WITH datetime({epochMillis: $ts}) AS ts \
+MERGE (region:OrigREGION {name: $region}) \
+MERGE (status:OrigSTATUS {id: $status}) \
+MERGE (subject:OrigSUBJECT {id: $subject}) \
+MERGE (tenant:OrigTENANT {tenantId: $tenantId, domainId: $domainId}) \
+MERGE (resource:OrigRESOURCE {id: $resourceId}) \
+MERGE (action:OrigACTION {id: $actionId, timestamp: ts, source: $source, type: $type, status: $status})-[:APPLIED_ON]->(resource) \
+MERGE (tenant)-[:LOCATED_AT]->(region) \
+MERGE (resource)-[:MEMBER_OF]->(tenant) \
+MERGE (action)-[:APPLIED_ON]->(resource) \
+MERGE (action)-[:WITH_STATUS]->(status) \
+MERGE (action)-[:PERFORMED_BY {status: $status}]->(subject)";
+
+/// The CloudEvent-derived parameters the original sink sends for one trace.
+fn original_params(r: &TraceRecord) -> Vec<(&'static str, BoltType)> {
+    let t = &r.trace;
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let ce_type = format!(
+        "{}.{}.{}.{}",
+        s(&t.service_type),
+        s(&t.trace_type),
+        s(&t.resource_type),
+        s(&t.trace_name)
+    )
+    .to_lowercase()
+    .trim_end_matches('.')
+    .to_owned();
+    vec![
+        ("ts", BoltType::from(t.time.unwrap_or_default())),
+        ("region", BoltType::from(r.context.region.as_str())),
+        (
+            "status",
+            BoltType::from(t.trace_rating.as_ref().map(|x| x.as_str()).unwrap_or("")),
+        ),
+        (
+            "subject",
+            BoltType::from(
+                t.resource_name
+                    .clone()
+                    .or(t.resource_id.clone())
+                    .unwrap_or_default(),
+            ),
+        ),
+        ("tenantId", BoltType::from(r.context.project_id.as_str())),
+        (
+            "domainId",
+            BoltType::from(r.context.domain_id.clone().unwrap_or_default()),
+        ),
+        ("resourceId", BoltType::from(s(&t.resource_id))),
+        ("actionId", BoltType::from(s(&t.trace_id))),
+        (
+            "source",
+            BoltType::from(format!(
+                "https://cts.{}.otc.t-systems.com/v3/{}",
+                r.context.region, r.context.project_id
+            )),
+        ),
+        ("type", BoltType::from(ce_type)),
+    ]
+}
+
+/// Fills the `Orig` namespace with the original's graph shape for `records`,
+/// fast (temporary indexes, UNWIND), so the measurement starts from the same size.
+async fn preload_original(graph: &Graph, records: &[TraceRecord]) {
+    let indexes = [
+        "CREATE INDEX orig_tmp_region IF NOT EXISTS FOR (n:OrigREGION) ON (n.name)",
+        "CREATE INDEX orig_tmp_status IF NOT EXISTS FOR (n:OrigSTATUS) ON (n.id)",
+        "CREATE INDEX orig_tmp_subject IF NOT EXISTS FOR (n:OrigSUBJECT) ON (n.id)",
+        "CREATE INDEX orig_tmp_tenant IF NOT EXISTS FOR (n:OrigTENANT) ON (n.tenantId, n.domainId)",
+        "CREATE INDEX orig_tmp_resource IF NOT EXISTS FOR (n:OrigRESOURCE) ON (n.id)",
+    ];
+    for i in indexes {
+        run(graph, i).await;
+    }
+    run(graph, "CALL db.awaitIndexes(300)").await;
+    let text = "UNWIND $rows AS r \
+        MERGE (region:OrigREGION {name: r.region}) MERGE (status:OrigSTATUS {id: r.status}) \
+        MERGE (subject:OrigSUBJECT {id: r.subject}) \
+        MERGE (tenant:OrigTENANT {tenantId: r.tenantId, domainId: r.domainId}) \
+        MERGE (resource:OrigRESOURCE {id: r.resourceId}) \
+        CREATE (action:OrigACTION {id: r.actionId, timestamp: datetime({epochMillis: r.ts}), source: r.source, type: r.type, status: r.status})-[:APPLIED_ON]->(resource) \
+        MERGE (tenant)-[:LOCATED_AT]->(region) MERGE (resource)-[:MEMBER_OF]->(tenant) \
+        CREATE (action)-[:WITH_STATUS]->(status) CREATE (action)-[:PERFORMED_BY {status: r.status}]->(subject)";
+    for chunk in records.chunks(2000) {
+        let rows: Vec<BoltType> = chunk
+            .iter()
+            .map(|r| {
+                let mut m = BoltMap::new();
+                for (k, v) in original_params(r) {
+                    m.put(BoltString::from(k), v);
+                }
+                BoltType::Map(m)
+            })
+            .collect();
+        graph
+            .run(query(text).param("rows", rows))
+            .await
+            .expect("preload");
+    }
+    for name in [
+        "orig_tmp_region",
+        "orig_tmp_status",
+        "orig_tmp_subject",
+        "orig_tmp_tenant",
+        "orig_tmp_resource",
+    ] {
+        run(graph, &format!("DROP INDEX {name} IF EXISTS")).await;
+    }
+}
+
+/// The original pattern: one explicit transaction per trace.
+async fn original_rate(graph: &Graph, records: &[TraceRecord], budget: Duration) -> (usize, f64) {
+    let start = Instant::now();
+    let mut done = 0;
+    for r in records {
+        let mut txn = graph.start_txn().await.expect("txn");
+        txn.run(query(ORIGINAL).params(original_params(r)))
+            .await
+            .expect("original MERGE chain");
+        txn.commit().await.expect("commit");
+        done += 1;
+        if start.elapsed() > budget {
+            break;
+        }
+    }
+    (done, done as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The ceiling: the same action rows, one `UNWIND … CREATE` per batch.
+async fn ceiling_rate(graph: &Graph, records: &[TraceRecord], batch: usize) -> f64 {
+    let rows: Vec<BoltType> = records
+        .iter()
+        .map(|r| {
+            let row = map_trace(&r.trace, &r.context).expect("maps");
+            bolt(&serde_json::to_value(&row.action).expect("json"))
+        })
+        .collect();
+    let start = Instant::now();
+    for chunk in rows.chunks(batch) {
+        let mut txn = graph.start_txn().await.expect("txn");
+        txn.run(
+            query("UNWIND $rows AS row CREATE (a:CeilAction) SET a = row, a.time = datetime({epochMillis: row.timeMs})")
+                .param("rows", chunk.to_vec()),
+        )
+        .await
+        .expect("ceiling");
+        txn.commit().await.expect("commit");
+    }
+    rows.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let o = opts();
+    let Ok(uri) = std::env::var("NEO4J_URI") else {
+        println!("load bench skipped: NEO4J_URI not set (eval \"$(scripts/neo4j-local env)\")");
+        return;
+    };
+    let user = std::env::var("NEO4J_USER").unwrap_or_else(|_| "neo4j".into());
+    let password = std::env::var("NEO4J_PASSWORD").unwrap_or_default();
+    let mut config = GraphConfig::new(uri.clone(), user.clone(), password.clone());
+    config.batch_size = o.batch;
+    let writer = GraphWriter::connect(config).await.expect("connect");
+    let graph = Graph::new(uri.as_str(), user.as_str(), password.as_str()).expect("graph");
+
+    println!("trace-graph load bench: WIPING the database at {uri}");
+    wipe(&graph).await;
+    writer.ensure_schema().await.expect("schema");
+    println!(
+        "total {} actions, slices of {}, batch {}, {} writer task(s), seed {}",
+        o.total, o.slice, o.batch, o.writers, o.seed
+    );
+
+    let mut source = Source::new(o.seed);
+    let first = writer_slice(&writer, &mut source, o.slice, &o).await;
+    println!(
+        "writer, slice 1 (0 -> {} actions): {first:.0} traces/s",
+        o.slice
+    );
+
+    // The ceiling, on the rows of slice 1 (regenerated), in its own label; removed afterwards.
+    let slice1 = Source::new(o.seed).take(o.slice);
+    let ceiling = ceiling_rate(&graph, &slice1, o.batch).await;
+    run(
+        &graph,
+        "MATCH (n:CeilAction) CALL { WITH n DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+    )
+    .await;
+    println!(
+        "ceiling, one UNWIND CREATE per batch of {}: {ceiling:.0} traces/s",
+        o.batch
+    );
+
+    // The original pattern on the next traces, with its namespace as large as ours.
+    preload_original(&graph, &slice1).await;
+    drop(slice1);
+    let mut next = source.take(o.slice.min(o.total - o.slice));
+    let (n, original) = original_rate(
+        &graph,
+        &next[..o.baseline.min(next.len())],
+        Duration::from_secs(o.baseline_secs),
+    )
+    .await;
+    let orig_actions = count(&graph, "MATCH (a:OrigACTION) RETURN count(a) AS c").await;
+    println!("original pattern, {n} traces at {orig_actions} Orig actions: {original:.1} traces/s");
+    run(&graph, "MATCH (n) WHERE any(l IN labels(n) WHERE l STARTS WITH 'Orig') CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").await;
+
+    let mut rates = vec![first];
+    let mut slice = 2;
+    while source.n < o.total || !next.is_empty() {
+        let n = if next.is_empty() {
+            o.slice.min(o.total - source.n)
+        } else {
+            next.len()
+        };
+        let rate = if next.is_empty() {
+            writer_slice(&writer, &mut source, n, &o).await
+        } else {
+            let spent = timed_write(&writer, std::mem::take(&mut next), o.writers).await;
+            n as f64 / spent.as_secs_f64()
+        };
+        let actions = count(&graph, "MATCH (a:Action) RETURN count(a) AS c").await;
+        println!("writer, slice {slice} (-> {actions} actions): {rate:.0} traces/s");
+        rates.push(rate);
+        slice += 1;
+    }
+    let overall = rates.len() as f64 / rates.iter().map(|r| 1.0 / r).sum::<f64>();
+    let last = *rates.last().unwrap_or(&first);
+    println!();
+    println!("| measure | traces/s |");
+    println!("|---|---|");
+    println!("| batched writer, first {} actions | {first:.0} |", o.slice);
+    println!(
+        "| batched writer, last slice (graph at {} actions) | {last:.0} |",
+        o.total
+    );
+    println!("| batched writer, whole run (harmonic mean of slices) | {overall:.0} |");
+    println!("| original pattern at {orig_actions} actions | {original:.1} |");
+    println!("| ceiling: one UNWIND CREATE per batch | {ceiling:.0} |");
+    println!();
+    println!(
+        "writer >= 10000 traces/s at start: {}",
+        verdict(first >= 10_000.0)
+    );
+    println!(
+        "writer >= 100x original: {} ({:.0}x)",
+        verdict(first >= 100.0 * original),
+        first / original
+    );
+    println!(
+        "writer >= half the ceiling: {} ({:.0}%)",
+        verdict(first * 2.0 >= ceiling),
+        100.0 * first / ceiling
+    );
+    println!(
+        "last slice >= 80% of first: {} ({:.0}%)",
+        verdict(last >= 0.8 * first),
+        100.0 * last / first
+    );
+}
