@@ -4,7 +4,7 @@
 //! The binary (`src/main.rs`) only parses settings, sets up logging and
 //! signals, and calls into this library, which tests drive the same way:
 //!
-//! - [`config`]: flags and environment variables, validated into [`Settings`];
+//! - [`config`] and [`validate`]: flags and environment variables, checked into [`Settings`];
 //! - [`server`]: the router ([`app`]) and the status-code contract;
 //! - [`decode`] and [`event`]: CloudEvents (binary, structured, batch) to traces;
 //! - [`batcher`]: group commit, answering each request after its commit;
@@ -30,6 +30,7 @@ pub mod sink;
 pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod validate;
 
 pub use config::{RawArgs, Settings};
 pub use server::{app, AppState};

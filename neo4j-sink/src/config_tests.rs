@@ -1,0 +1,119 @@
+//! Unit tests of settings parsing and validation.
+
+use super::*;
+
+use clap::{CommandFactory, FromArgMatches};
+
+/// Parses flags only: the environment of the test process (which may hold
+/// NEO4J_URI and friends) must not leak into these tests.
+fn parse_flags(args: &[&str]) -> RawArgs {
+    let cmd = RawArgs::command().mut_args(|a| a.env(None));
+    let matches =
+        cmd.try_get_matches_from(std::iter::once("neo4j-sink").chain(args.iter().copied()));
+    RawArgs::from_arg_matches(&matches.expect("clap parses")).expect("args")
+}
+
+fn parse(args: &[&str]) -> RawArgs {
+    let mut all = vec!["--neo4j-password", "pw"];
+    all.extend_from_slice(args);
+    parse_flags(&all)
+}
+
+#[test]
+fn defaults_are_valid() {
+    let s = parse(&[]).validate().expect("valid");
+    assert_eq!(s.neo4j.uri, "neo4j://localhost:7687");
+    assert_eq!(s.neo4j.user, "neo4j");
+    assert_eq!(s.max_body_bytes, 1024 * 1024);
+    assert_eq!(
+        s.accepted_type_prefixes,
+        vec!["com.otc.cts.trace.".to_string()]
+    );
+    assert_eq!(s.log_format, LogFormat::Json);
+    assert!(s.oidc.is_none());
+    assert!(s.neo4j.database.is_none());
+}
+
+#[test]
+fn errors_name_setting_rule_and_value() {
+    let e = parse(&["--port", "eighty"])
+        .validate()
+        .expect_err("bad port");
+    let text = e.to_string();
+    assert!(text.contains("PORT") && text.contains("--port"), "{text}");
+    assert!(
+        text.contains("1 to 65535") && text.contains("\"eighty\""),
+        "{text}"
+    );
+
+    let e = parse(&["--neo4j-uri", "http://x:7474"])
+        .validate()
+        .expect_err("bad scheme");
+    assert_eq!(e.env, "NEO4J_URI");
+    let e = parse(&["--batch-max-events", "0"])
+        .validate()
+        .expect_err("zero batch");
+    assert_eq!(e.env, "BATCH_MAX_EVENTS");
+    let e = parse(&["--log-format", "xml"])
+        .validate()
+        .expect_err("bad format");
+    assert_eq!(e.env, "LOG_FORMAT");
+}
+
+#[test]
+fn encrypted_schemes_pass_through() {
+    for uri in [
+        "neo4j+s://db.example.com:7687",
+        "bolt+s://db.example.com",
+        "bolt://127.0.0.1:7687",
+    ] {
+        let s = parse(&["--neo4j-uri", uri]).validate().expect("valid");
+        assert_eq!(s.neo4j.uri, uri);
+    }
+}
+
+#[test]
+fn password_is_required_and_never_echoed() {
+    let e = parse_flags(&[]).validate().expect_err("missing password");
+    assert_eq!(e.env, "NEO4J_PASSWORD");
+    let s = parse_flags(&["--neo4j-password", "hunter2-secret"])
+        .validate()
+        .expect("valid");
+    assert!(!format!("{s:?}").contains("hunter2-secret"));
+    let e = parse_flags(&[
+        "--neo4j-password",
+        "hunter2-secret",
+        "--neo4j-uri",
+        "neo4j://u:hunter2-secret@h",
+    ])
+    .validate()
+    .expect_err("credentials in uri");
+    assert!(!e.to_string().contains("hunter2-secret"), "{e}");
+}
+
+#[test]
+fn oidc_settings_hang_together() {
+    assert!(parse(&["--oidc-issuer", "https://i"]).validate().is_err());
+    let e = parse(&["--oidc-audience", "sink"])
+        .validate()
+        .expect_err("issuer missing");
+    assert_eq!(e.env, "OIDC_ISSUER");
+    let e = parse(&["--oidc-audience", "sink", "--oidc-issuer", "https://i"])
+        .validate()
+        .expect_err("keys missing");
+    assert_eq!(e.env, "OIDC_JWKS_FILE");
+    let s = parse(&[
+        "--oidc-audience",
+        "sink",
+        "--oidc-issuer",
+        "https://i",
+        "--oidc-jwks-url",
+        "https://i/jwks",
+        "--oidc-allowed-subjects",
+        "a, b",
+    ])
+    .validate()
+    .expect("valid");
+    let oidc = s.oidc.expect("on");
+    assert_eq!(oidc.allowed_subjects.expect("list").len(), 2);
+}
