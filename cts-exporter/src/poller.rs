@@ -139,6 +139,12 @@ impl Poller {
             }
             let started = Instant::now();
             let w = plan.window;
+            // Ids up to the watermark are re-read by this window, ids from
+            // `to - lateness` on by the next one; only those between are safe to forget.
+            let next_from = w.to_ms - self.planner.lateness_ms() - 1;
+            self.dispatcher
+                .seen_mut()
+                .protect(self.watermark_ms, next_from);
             let span = tracing::info_span!("poll", cloud = %self.name, from_ms = w.from_ms, to_ms = w.to_ms);
             match self.window(w).instrument(span).await {
                 WindowEnd::Complete => {

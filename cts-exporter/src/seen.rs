@@ -8,6 +8,15 @@
 //! can never be fetched again and are evicted; a hard capacity bounds the
 //! set even if a window is enormous.
 //!
+//! When the cap is reached inside a window, the ids that can still come
+//! back must stay: those at or before the previous watermark (the overlap
+//! this window re-reads, newest first, so possibly not yet re-read) and
+//! those in the lateness span before this window's end (the overlap the next
+//! window re-reads). The poller declares both with [`Seen::protect`]; the
+//! delivered ids between them were read once in this window and are dropped
+//! first. Only when that is not enough are the oldest dropped, which may
+//! resend a trace but never loses one.
+//!
 //! Ids in the canonical UUID form (what CTS issues) are stored as 16 bytes
 //! instead of a 36-byte string, which keeps a full set small.
 
@@ -78,6 +87,8 @@ struct Entry {
 pub struct Seen {
     map: HashMap<Key, Entry>,
     capacity: usize,
+    /// Ids with a time in `(low, high)` cannot be fetched again (see [`Seen::protect`]).
+    evictable: (i64, i64),
 }
 
 impl Seen {
@@ -86,7 +97,14 @@ impl Seen {
         Seen {
             map: HashMap::new(),
             capacity: capacity.max(1),
+            evictable: (i64::MAX, i64::MIN),
         }
+    }
+
+    /// Declares that delivered ids with a time strictly between `low` and
+    /// `high` will not be fetched again, so they go first when the cap is hit.
+    pub fn protect(&mut self, low: i64, high: i64) {
+        self.evictable = (low, high);
     }
 
     /// Number of ids held.
@@ -161,8 +179,24 @@ impl Seen {
         }
     }
 
-    /// Evicts the oldest delivered tenth (at least) when the cap is reached.
+    /// Makes room when the cap is reached: first every delivered id that
+    /// cannot come back, else the oldest delivered tenth.
     fn shrink(&mut self) {
+        let (low, high) = self.evictable;
+        let before = self.map.len();
+        self.map
+            .retain(|_, e| !(e.done && low < e.time_ms && e.time_ms < high));
+        if self.map.len() < self.capacity {
+            tracing::debug!(
+                dropped = before - self.map.len(),
+                "de-duplication set full; forgot ids that cannot come back"
+            );
+            return;
+        }
+        tracing::warn!(
+            capacity = self.capacity,
+            "de-duplication set full of ids that may still be fetched again; forgetting the oldest (raise CTS_DEDUP_CAPACITY or lower CTS_MAX_WINDOW_SECS)"
+        );
         let mut times: Vec<i64> = self
             .map
             .values()
@@ -175,11 +209,6 @@ impl Seen {
         let k = (self.capacity / 10).clamp(1, times.len()) - 1;
         let (_, cutoff, _) = times.select_nth_unstable(k);
         let cutoff = *cutoff;
-        tracing::debug!(
-            capacity = self.capacity,
-            cutoff,
-            "de-duplication set full; forgetting the oldest ids"
-        );
         self.map.retain(|_, e| !e.done || e.time_ms > cutoff);
     }
 }
@@ -231,6 +260,24 @@ mod tests {
         assert!(s.len() <= 100, "{}", s.len());
         assert!(!s.claim("id999", 999), "recent ids are kept");
         assert!(s.claim("id0", 0), "the oldest were dropped");
+    }
+
+    #[test]
+    fn a_full_set_drops_ids_that_cannot_come_back_first() {
+        let mut s = Seen::new(10);
+        // Overlap with the previous window (times 0..=2), this window's middle
+        // (3..=6) and the span the next window re-reads (7..=9).
+        s.protect(2, 7);
+        for t in 0..10 {
+            let id = format!("id{t}");
+            s.claim(&id, t);
+            s.complete(&id);
+        }
+        assert!(s.claim("new", 5), "room was made");
+        for t in [0, 1, 2, 7, 8, 9] {
+            assert!(!s.claim(&format!("id{t}"), t), "protected id{t} kept");
+        }
+        assert!(s.claim("id4", 4), "a middle id was dropped");
     }
 
     #[test]

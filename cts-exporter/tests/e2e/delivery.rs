@@ -202,3 +202,53 @@ async fn overrides_apply_to_every_event_in_structured_mode() {
     let done = exporter.terminate(LONG).await;
     assert_eq!(done.code, Some(0), "{}", done.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_sink_is_down_abandons_sends_within_the_grace_period() {
+    let world = World::start(history(50, Duration::from_secs(600)), AuthKind::Password).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let state = world.path("state.json");
+    let env = env_with(
+        world.env(&format!("http://127.0.0.1:{port}/")),
+        &[
+            ("CTS_FROM", "15"),
+            ("CTS_SHUTDOWN_GRACE_SECS", "2"),
+            ("CTS_STATE_FILE", state.to_str().expect("utf-8")),
+        ],
+    );
+    let mut exporter = Exporter::spawn(&[], &env, world.cwd());
+    exporter.ops_addr().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = std::time::Instant::now();
+    let done = exporter.terminate(LONG).await;
+    let took = asked.elapsed();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        took < Duration::from_secs(6),
+        "stopped within the 2 s grace (plus start-up slack): {took:?}"
+    );
+    assert!(done.stderr.contains("abandoned"), "{}", done.stderr);
+    // Nothing was acknowledged, so the saved watermark is still the start point
+    // and no id is recorded as delivered: a restart sends everything.
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+    let poller = saved["pollers"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .expect("one poller")
+        .clone();
+    assert_eq!(
+        poller["delivered"].as_array().map(Vec::len),
+        Some(0),
+        "{poller}"
+    );
+    let wm = poller["watermark_ms"].as_i64().expect("watermark");
+    assert!(
+        wm <= chrono::Utc::now().timestamp_millis() - 14 * 60_000,
+        "the watermark did not move: {wm}"
+    );
+}
