@@ -113,6 +113,9 @@ async fn from_api(
     let step = i64::try_from(max_window.as_millis())
         .unwrap_or(i64::MAX)
         .max(1);
+    // Windows cover [from, to) without overlap, so no id read once can come
+    // back from a later window: a full de-duplication set may drop any of them.
+    dispatcher.seen_mut().protect(i64::MIN, i64::MAX);
     let mut from_ms = since_ms;
     while from_ms < until_ms {
         // Windows are exclusive at both ends: start one millisecond early.

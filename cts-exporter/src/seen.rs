@@ -88,7 +88,9 @@ pub struct Seen {
     map: HashMap<Key, Entry>,
     capacity: usize,
     /// Ids with a time in `(low, high)` cannot be fetched again (see [`Seen::protect`]).
-    evictable: (i64, i64),
+    evictable: Option<(i64, i64)>,
+    /// Whether dropping possibly re-read ids was already reported for this range.
+    warned: bool,
 }
 
 impl Seen {
@@ -97,14 +99,19 @@ impl Seen {
         Seen {
             map: HashMap::new(),
             capacity: capacity.max(1),
-            evictable: (i64::MAX, i64::MIN),
+            evictable: None,
+            warned: false,
         }
     }
 
     /// Declares that delivered ids with a time strictly between `low` and
     /// `high` will not be fetched again, so they go first when the cap is hit.
+    ///
+    /// Without a declared range (archive backfill, where traces come in no
+    /// time order) a full set simply forgets its oldest ids.
     pub fn protect(&mut self, low: i64, high: i64) {
-        self.evictable = (low, high);
+        self.evictable = Some((low, high));
+        self.warned = false;
     }
 
     /// Number of ids held.
@@ -182,21 +189,31 @@ impl Seen {
     /// Makes room when the cap is reached: first every delivered id that
     /// cannot come back, else the oldest delivered tenth.
     fn shrink(&mut self) {
-        let (low, high) = self.evictable;
-        let before = self.map.len();
-        self.map
-            .retain(|_, e| !(e.done && low < e.time_ms && e.time_ms < high));
-        if self.map.len() < self.capacity {
+        if let Some((low, high)) = self.evictable {
+            let before = self.map.len();
+            self.map
+                .retain(|_, e| !(e.done && low < e.time_ms && e.time_ms < high));
+            if self.map.len() < self.capacity {
+                tracing::debug!(
+                    dropped = before - self.map.len(),
+                    "de-duplication set full; forgot ids that cannot come back"
+                );
+                return;
+            }
+            if !self.warned {
+                self.warned = true;
+                tracing::warn!(
+                    capacity = self.capacity,
+                    "de-duplication set full of ids that may still be fetched again; forgetting the oldest, \
+                     which may resend some traces (raise CTS_DEDUP_CAPACITY or lower CTS_MAX_WINDOW_SECS)"
+                );
+            }
+        } else {
             tracing::debug!(
-                dropped = before - self.map.len(),
-                "de-duplication set full; forgot ids that cannot come back"
+                capacity = self.capacity,
+                "de-duplication set full; forgetting the oldest ids"
             );
-            return;
         }
-        tracing::warn!(
-            capacity = self.capacity,
-            "de-duplication set full of ids that may still be fetched again; forgetting the oldest (raise CTS_DEDUP_CAPACITY or lower CTS_MAX_WINDOW_SECS)"
-        );
         let mut times: Vec<i64> = self
             .map
             .values()
