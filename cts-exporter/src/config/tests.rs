@@ -159,7 +159,7 @@ fn every_bad_value_names_its_setting() {
 
 #[test]
 fn ca_certs_accepts_pem_text_and_files() {
-    let pem = include_str!("../tests/fixtures/ca.pem");
+    let pem = include_str!("../../tests/fixtures/ca.pem");
     let c = parse(&["--sink", "https://s", "--ca-certs", pem]).expect("pem text");
     let Output::Sink(s) = c.output else {
         panic!("sink")

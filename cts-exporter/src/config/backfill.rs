@@ -1,0 +1,96 @@
+//! The settings of `cts-exporter backfill`: an API range (checked against
+//! CTS's seven-day retention) or an archive directory.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::values::{instant, int_in};
+use super::ConfigError;
+use crate::cli::BackfillArgs;
+
+/// What `cts-exporter backfill` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackfillSource {
+    /// The CTS API over `(since, until)` in epoch milliseconds.
+    Api {
+        /// Start, exclusive.
+        since_ms: i64,
+        /// End, exclusive.
+        until_ms: i64,
+    },
+    /// Archive files under this directory.
+    Archive(PathBuf),
+}
+
+/// The validated backfill settings.
+#[derive(Debug, Clone)]
+pub struct BackfillConfig {
+    /// API range or archive directory.
+    pub source: BackfillSource,
+    /// Pause between progress lines.
+    pub progress_every: Duration,
+}
+
+/// CTS keeps traces for seven days (cts-api.md §1.3).
+pub const API_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+impl BackfillConfig {
+    /// Checks the backfill settings against the clock `now_ms`.
+    pub fn from_args(a: &BackfillArgs, now_ms: i64) -> Result<BackfillConfig, ConfigError> {
+        let progress_every = Duration::from_secs(int_in(
+            "CTS_BACKFILL_PROGRESS_SECS (--progress-secs)",
+            &a.progress_secs,
+            1,
+            3600,
+            "e.g. --progress-secs 5",
+        )?);
+        let source = match (&a.archive_dir, &a.since) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "CTS_BACKFILL_ARCHIVE_DIR (--archive-dir)",
+                    "give either --archive-dir (read files) or --since (read the API), not both",
+                ))
+            }
+            (Some(dir), None) => {
+                let path = PathBuf::from(dir);
+                if !path.is_dir() {
+                    return Err(ConfigError::new(
+                        "CTS_BACKFILL_ARCHIVE_DIR (--archive-dir)",
+                        format!("{dir:?} is not a readable directory; give the folder holding the CloudTraces files"),
+                    ));
+                }
+                BackfillSource::Archive(path)
+            }
+            (None, Some(since)) => {
+                let since_ms = instant("CTS_BACKFILL_SINCE (--since)", since)?;
+                let until_ms = match &a.until {
+                    Some(u) => instant("CTS_BACKFILL_UNTIL (--until)", u)?,
+                    None => now_ms,
+                };
+                if since_ms < now_ms - API_RETENTION_MS {
+                    return Err(ConfigError::new(
+                        "CTS_BACKFILL_SINCE (--since)",
+                        format!("{since:?} is more than 7 days ago and CTS keeps traces for 7 days; use a later time, or --archive-dir for older traces"),
+                    ));
+                }
+                if until_ms <= since_ms {
+                    return Err(ConfigError::new(
+                        "CTS_BACKFILL_UNTIL (--until)",
+                        format!("the end must be after the start (--since {since:?})"),
+                    ));
+                }
+                BackfillSource::Api { since_ms, until_ms: until_ms.min(now_ms) }
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "CTS_BACKFILL_SINCE (--since)",
+                    "backfill needs a range, e.g. --since 2024-05-01T10:00:00Z [--until ...], or --archive-dir <DIR>",
+                ))
+            }
+        };
+        Ok(BackfillConfig {
+            source,
+            progress_every,
+        })
+    }
+}
