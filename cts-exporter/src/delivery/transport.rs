@@ -28,6 +28,8 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 pub struct HttpTransport {
     client: reqwest::Client,
     url: url::Url,
+    /// The URL for messages, with any password replaced by `***`.
+    shown_url: String,
     mode: EventMode,
     token: Option<Arc<TokenFile>>,
 }
@@ -54,6 +56,7 @@ impl HttpTransport {
         Ok(HttpTransport {
             client,
             url: cfg.url.clone(),
+            shown_url: shown_url(&cfg.url),
             mode: cfg.mode,
             token: cfg
                 .oidc_token_file
@@ -99,7 +102,7 @@ impl Transport for HttpTransport {
             Err(e) => {
                 return Verdict::Retry {
                     after: None,
-                    reason: format!("sink unreachable: {}", describe(&e)),
+                    reason: format!("sink {} unreachable: {}", self.shown_url, describe(e)),
                 }
             }
         };
@@ -134,15 +137,26 @@ impl Transport for HttpTransport {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// The error chain as text, without the URL (which may carry credentials).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
+    let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         src = s.source();
     }
     msg
+}
+
+/// `url` with its password (if any) masked.
+fn shown_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    u.to_string()
 }
 
 fn with_body(reason: String, body: &[u8]) -> String {
@@ -180,5 +194,21 @@ impl Transport for PrintTransport {
                 reason: format!("cannot write to stdout: {e}"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sink_passwords_are_masked_in_messages() {
+        let u = url::Url::parse("https://user:hunter2@sink.example/path").expect("url");
+        let shown = shown_url(&u);
+        assert_eq!(shown, "https://user:***@sink.example/path");
+        assert_eq!(
+            shown_url(&url::Url::parse("http://sink/").expect("url")),
+            "http://sink/"
+        );
     }
 }
