@@ -53,6 +53,16 @@ pub enum Error {
         /// The server's (or driver's) message.
         message: String,
     },
+    /// A playbook question was asked wrongly: an unknown question, an unknown
+    /// or missing parameter, or a value of the wrong type. Permanent; the
+    /// message names the parameter and what it expects.
+    #[error("playbook question `{question}`: {problem}")]
+    Question {
+        /// The question's name as given.
+        question: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
 }
 
 impl Error {

@@ -68,6 +68,7 @@ mod key;
 pub mod mapping;
 pub mod model;
 mod params;
+pub mod playbook;
 mod retention;
 mod retry;
 pub mod schema;
