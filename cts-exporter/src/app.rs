@@ -171,9 +171,14 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
             })?;
         tracing::info!(addr = %bound, "serving /healthz and /metrics");
     }
-    let mut tasks = tokio::task::JoinSet::new();
+    // Every cloud is resolved before any poller starts, so a bad second cloud
+    // stops the start cleanly instead of aborting a running first poller.
+    let mut tenants = Vec::with_capacity(cfg.clouds.len());
     for name in &cfg.clouds {
-        let tenant = connect(cfg, name.as_deref()).await?;
+        tenants.push(connect(cfg, name.as_deref()).await?);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for tenant in tenants {
         let metrics = registry.poller(&tenant.label);
         let dispatcher = shared.dispatcher(&tenant, Seen::new(cfg.dedup_capacity.get()), &metrics);
         let poller = Poller::new(

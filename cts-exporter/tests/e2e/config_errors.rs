@@ -155,3 +155,25 @@ async fn a_corrupt_state_file_exits_78_and_a_rejected_password_exits_70() {
         "the password never appears"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_unknown_cloud_among_several_stops_the_start() {
+    let world = World::start(history(10, Duration::from_secs(600)), AuthKind::Password).await;
+    let (cloud, _) = world.project();
+    let env = env_with(
+        world.env("http://127.0.0.1:9/"),
+        &[("OS_CLOUD", &format!("{cloud},nope"))],
+    );
+    let done = run(&env, world.cwd(), &[]).await;
+    assert_eq!(done.code, Some(78), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("'nope'") && done.stderr.contains(&cloud),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        !done.stderr.contains("no saved state"),
+        "no poller started: {}",
+        done.stderr
+    );
+}
