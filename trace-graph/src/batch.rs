@@ -19,8 +19,24 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Node properties as the writer sends them.
 pub(crate) type Props = Map<String, Value>;
 
-/// `(target key, trace id)` pairs of one relationship type, sorted by target.
-pub(crate) type Links = BTreeSet<(String, String)>;
+/// The relationship targets of one action, by relationship type; each set
+/// sorted, so a row lists its targets in key order.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Links {
+    pub performed_by: BTreeSet<String>,
+    pub assumed_by: BTreeSet<String>,
+    pub status: BTreeSet<String>,
+    pub service: BTreeSet<String>,
+    pub applied_on: BTreeSet<String>,
+    pub from_ip: BTreeSet<String>,
+}
+
+/// An action row: its properties and its relationship targets.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct ActionEntry {
+    pub props: Props,
+    pub links: Links,
+}
 
 /// All lists of one transaction, each sorted by key and free of duplicates.
 #[derive(Debug, Default)]
@@ -33,13 +49,7 @@ pub(crate) struct Batch {
     pub tenants: BTreeMap<String, Props>,
     pub users: BTreeMap<String, Props>,
     pub resources: BTreeMap<String, Props>,
-    pub actions: BTreeMap<String, Props>,
-    pub performed_by: Links,
-    pub assumed_by: Links,
-    pub with_status: Links,
-    pub on_service: Links,
-    pub applied_on: Links,
-    pub from_ip: Links,
+    pub actions: BTreeMap<String, ActionEntry>,
 }
 
 /// The serde form of a model node (always a JSON object), nulls removed.
@@ -65,10 +75,20 @@ impl Batch {
     pub fn build<'a>(rows: impl IntoIterator<Item = &'a GraphRow>) -> Batch {
         let mut b = Batch::default();
         for row in rows {
-            let trace = &row.action.trace_id;
-            let link = |set: &mut Links, target: &str| {
-                set.insert((target.to_owned(), trace.clone()));
-            };
+            let entry = b.actions.entry(row.action.trace_id.clone()).or_default();
+            entry.props.extend(props_of(&row.action));
+            let links = &mut entry.links;
+            links.performed_by.insert(row.user.key.clone());
+            links.status.insert(row.status.clone());
+            links
+                .assumed_by
+                .extend(row.assumed_by.as_ref().map(|a| a.key.clone()));
+            links.service.extend(row.service.clone());
+            links
+                .applied_on
+                .extend(row.resource.as_ref().map(|r| r.key.clone()));
+            links.from_ip.extend(row.source_ip.clone());
+
             b.regions.insert(row.tenant.region.clone());
             let users = std::iter::once(&row.user).chain(row.assumed_by.as_ref());
             let domains = users
@@ -93,23 +113,10 @@ impl Batch {
             }
             if let Some(r) = &row.resource {
                 fold(&mut b.resources, &r.key, props_of(r));
-                link(&mut b.applied_on, &r.key);
-            }
-            fold(&mut b.actions, trace, props_of(&row.action));
-            link(&mut b.performed_by, &row.user.key);
-            if let Some(a) = &row.assumed_by {
-                link(&mut b.assumed_by, &a.key);
             }
             b.statuses.insert(row.status.clone());
-            link(&mut b.with_status, &row.status);
-            if let Some(s) = &row.service {
-                b.services.insert(s.clone());
-                link(&mut b.on_service, s);
-            }
-            if let Some(ip) = &row.source_ip {
-                b.ips.insert(ip.clone());
-                link(&mut b.from_ip, ip);
-            }
+            b.services.extend(row.service.clone());
+            b.ips.extend(row.source_ip.clone());
         }
         b
     }
@@ -166,21 +173,17 @@ mod tests {
         // ECS/eip/r1 and VPC/eip/r1 are different resources.
         assert_eq!(keys(&b.resources), ["p1/ECS/eip/id:r1", "p1/VPC/eip/id:r1"]);
         assert_eq!(keys(&b.actions), ["t1", "t2", "t3"]);
-        let performed: Vec<(&str, &str)> = b
-            .performed_by
-            .iter()
-            .map(|(u, t)| (u.as_str(), t.as_str()))
-            .collect();
+        let t1 = &b.actions["t1"].links;
         assert_eq!(
-            performed,
-            [
-                ("d1/name:alice", "t1"),
-                ("d1/name:alice", "t3"),
-                ("d1/name:bob", "t2")
-            ],
-            "sorted by target, then action"
+            t1.performed_by.iter().collect::<Vec<_>>(),
+            ["d1/name:alice"]
         );
-        assert_eq!(b.applied_on.len(), 3);
+        assert_eq!(
+            t1.applied_on.iter().collect::<Vec<_>>(),
+            ["p1/ECS/eip/id:r1"]
+        );
+        assert_eq!(t1.status.iter().collect::<Vec<_>>(), ["warning"]);
+        assert_eq!(t1.from_ip.iter().collect::<Vec<_>>(), ["10.0.0.1"]);
     }
 
     #[test]
@@ -191,8 +194,22 @@ mod tests {
         ];
         let b = Batch::build(&rows);
         assert_eq!(b.actions.len(), 1);
-        assert_eq!(b.actions["t"]["name"], json!("second"));
-        assert_eq!(b.actions["t"]["requestId"], json!("r1"));
+        assert_eq!(b.actions["t"].props["name"], json!("second"));
+        assert_eq!(b.actions["t"].props["requestId"], json!("r1"));
+    }
+
+    #[test]
+    fn duplicates_union_their_relationships() {
+        let rows = vec![
+            row(
+                json!({"trace_id": "t", "time": 1, "user": {"name": "a"}, "source_ip": "10.0.0.1"}),
+            ),
+            row(json!({"trace_id": "t", "time": 1, "user": {"name": "b"}})),
+        ];
+        let b = Batch::build(&rows);
+        let links = &b.actions["t"].links;
+        assert_eq!(links.performed_by.len(), 2);
+        assert_eq!(links.from_ip.len(), 1);
     }
 
     #[test]

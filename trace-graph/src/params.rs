@@ -5,8 +5,8 @@
 //! what the snapshot tests show is exactly what is stored. Absent values are
 //! left out of the maps (never sent as null).
 
-use crate::batch::{Batch, Links, Props};
-use crate::cypher::Step;
+use crate::batch::{ActionEntry, Batch, Props};
+use crate::cypher::PARAMS;
 use neo4rs::{BoltList, BoltMap, BoltNull, BoltString, BoltType};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,50 +64,60 @@ fn keyed(nodes: &BTreeMap<String, Props>) -> BoltType {
     )
 }
 
-/// `{a: traceId, b: target}` rows, sorted by target, then action.
-fn links(set: &Links) -> BoltType {
+/// `{key, props, performedBy, …}` rows, sorted by trace id.
+fn actions(entries: &BTreeMap<String, ActionEntry>) -> BoltType {
     list(
-        set.iter()
-            .map(|(target, trace)| map([("a", string(trace)), ("b", string(target))]))
+        entries
+            .iter()
+            .map(|(key, e)| {
+                let l = &e.links;
+                let mut out = BoltMap::with_capacity(8);
+                let fields = [
+                    ("performedBy", &l.performed_by),
+                    ("assumedBy", &l.assumed_by),
+                    ("status", &l.status),
+                    ("service", &l.service),
+                    ("appliedOn", &l.applied_on),
+                    ("fromIp", &l.from_ip),
+                ];
+                out.put(BoltString::from("key"), string(key));
+                out.put(BoltString::from("props"), props(&e.props));
+                for (name, set) in fields {
+                    out.put(BoltString::from(name), names(set));
+                }
+                BoltType::Map(out)
+            })
             .collect(),
     )
 }
 
-/// The parameter list for one step, or `None` when the list is empty.
-pub(crate) fn step_rows(batch: &Batch, step: Step) -> Option<BoltType> {
-    let rows = match step {
-        Step::Regions => names(&batch.regions),
-        Step::Services => names(&batch.services),
-        Step::Statuses => names(&batch.statuses),
-        Step::Ips => names(&batch.ips),
-        Step::Domains => list(
-            batch
-                .domains
-                .iter()
-                .map(|(id, name)| {
-                    let name = name
-                        .as_deref()
-                        .map(string)
-                        .unwrap_or(BoltType::Null(BoltNull));
-                    map([("id", string(id)), ("name", name)])
-                })
-                .collect(),
-        ),
-        Step::Tenants => keyed(&batch.tenants),
-        Step::Users => keyed(&batch.users),
-        Step::Resources => keyed(&batch.resources),
-        Step::Actions => keyed(&batch.actions),
-        Step::PerformedBy => links(&batch.performed_by),
-        Step::AssumedBy => links(&batch.assumed_by),
-        Step::WithStatus => links(&batch.with_status),
-        Step::OnService => links(&batch.on_service),
-        Step::AppliedOn => links(&batch.applied_on),
-        Step::FromIp => links(&batch.from_ip),
-    };
-    match &rows {
-        BoltType::List(l) if l.is_empty() => None,
-        _ => Some(rows),
-    }
+/// Every parameter of [`crate::cypher::WRITE`] for one batch (empty lists included).
+pub(crate) fn write_params(batch: &Batch) -> Vec<(&'static str, BoltType)> {
+    let domains = list(
+        batch
+            .domains
+            .iter()
+            .map(|(id, name)| {
+                let name = name
+                    .as_deref()
+                    .map(string)
+                    .unwrap_or(BoltType::Null(BoltNull));
+                map([("id", string(id)), ("name", name)])
+            })
+            .collect(),
+    );
+    let values = [
+        names(&batch.regions),
+        domains,
+        names(&batch.services),
+        names(&batch.statuses),
+        names(&batch.ips),
+        keyed(&batch.tenants),
+        keyed(&batch.users),
+        keyed(&batch.resources),
+        actions(&batch.actions),
+    ];
+    PARAMS.into_iter().zip(values).collect()
 }
 
 #[cfg(test)]
@@ -131,7 +141,7 @@ mod tests {
     }
 
     #[test]
-    fn optional_relationships_skip_rows_without_target() {
+    fn every_parameter_is_sent_and_optional_links_are_empty_lists() {
         let ctx = TraceContext::new("p", "eu-de");
         let rows: Vec<_> = [
             json!({"trace_id": "b", "time": 1, "source_ip": "10.0.0.9"}),
@@ -143,14 +153,41 @@ mod tests {
         })
         .collect();
         let batch = Batch::build(&rows);
-        let Some(BoltType::List(ips)) = step_rows(&batch, Step::FromIp) else {
-            panic!("ips")
+        let params: BTreeMap<&str, BoltType> = write_params(&batch).into_iter().collect();
+        assert_eq!(params.len(), PARAMS.len());
+        let BoltType::List(resources) = &params["resources"] else {
+            panic!("list")
         };
-        assert_eq!(ips.len(), 1);
-        assert!(step_rows(&batch, Step::AppliedOn).is_none());
-        let Some(BoltType::List(users)) = step_rows(&batch, Step::PerformedBy) else {
-            panic!("users")
+        assert!(resources.is_empty(), "no resources, an empty list");
+        let BoltType::List(acts) = &params["actions"] else {
+            panic!("actions")
         };
-        assert_eq!(users.len(), 2, "every action has a performer");
+        assert_eq!(acts.len(), 2);
+        let BoltType::Map(first) = &acts.value[0] else {
+            panic!("map")
+        };
+        assert_eq!(
+            first.get::<String>("key").expect("key"),
+            "a",
+            "sorted by trace id"
+        );
+        assert!(first
+            .get::<Vec<String>>("fromIp")
+            .expect("fromIp")
+            .is_empty());
+        assert_eq!(
+            first
+                .get::<Vec<String>>("performedBy")
+                .expect("performer")
+                .len(),
+            1
+        );
+        let BoltType::Map(second) = &acts.value[1] else {
+            panic!("map")
+        };
+        assert_eq!(
+            second.get::<Vec<String>>("fromIp").expect("fromIp"),
+            ["10.0.0.9"]
+        );
     }
 }

@@ -8,11 +8,11 @@
 
 use crate::batch::Batch;
 use crate::config::GraphConfig;
-use crate::cypher::{self, WRITE_STEPS};
+use crate::cypher;
 use crate::error::{Error, RowError};
 use crate::mapping::map_trace;
 use crate::model::{GraphRow, TraceRecord};
-use crate::params::step_rows;
+use crate::params::write_params;
 use crate::retry::{classify, Class, Failure, RetryPolicy};
 use crate::schema;
 use neo4rs::{query, BoltType, ConfigBuilder, Graph};
@@ -224,10 +224,7 @@ impl GraphWriter {
         let retries = std::sync::atomic::AtomicU32::new(0);
         let outcome = write_splitting(chunk, report, |part| {
             let batch = Batch::build(part.iter().map(|(_, r)| r));
-            let steps: Vec<(&str, BoltType)> = WRITE_STEPS
-                .iter()
-                .filter_map(|(step, text)| step_rows(&batch, *step).map(|rows| (*text, rows)))
-                .collect();
+            let params = write_params(&batch);
             let retries = &retries;
             async move {
                 self.policy
@@ -237,7 +234,7 @@ impl GraphWriter {
                                 u32::from(attempt > 0),
                                 std::sync::atomic::Ordering::Relaxed,
                             );
-                            self.run_batch(&steps)
+                            self.run_batch(&params)
                         },
                         tokio::time::sleep,
                     )
@@ -249,15 +246,13 @@ impl GraphWriter {
         outcome.map_err(|(attempts, f)| to_error(&self.config, attempts, f))
     }
 
-    /// Runs every statement of a batch in one transaction and commits.
-    async fn run_batch(&self, steps: &[(&str, BoltType)]) -> Result<(), Failure> {
+    /// Runs the write statement of a batch in one transaction and commits.
+    async fn run_batch(&self, params: &[(&'static str, BoltType)]) -> Result<(), Failure> {
         let fail = |e: neo4rs::Error| classify(&e);
         let mut txn = self.graph.start_txn().await.map_err(fail)?;
-        for (text, rows) in steps {
-            txn.run(query(text).param(cypher::ROWS, rows.clone()))
-                .await
-                .map_err(fail)?;
-        }
+        txn.run(query(cypher::WRITE).params(params.iter().cloned()))
+            .await
+            .map_err(fail)?;
         txn.commit().await.map_err(fail)
     }
 }
