@@ -68,7 +68,7 @@ Conventions shared by every question:
 
 ## The sample data
 
-The samples come from 34 hand-written traces in three projects of one account, `proj-prod`
+The samples come from 35 hand-written traces in three projects of one account, `proj-prod`
 (eu-de), `proj-dev` (eu-nl) and `proj-data` (eu-de), from Monday 3 to Saturday 8 June 2024.
 `alice` administers, `bob` develops, `carol` operates; a partner's `dave` works in `proj-dev`
 through the agency session `ops-agency/dave`; auto scaling acts as a system principal. On the

@@ -1,0 +1,276 @@
+//! The playbook against a real Neo4j: every question is asked on the fixture
+//! data set and its answer compared with the expected one in
+//! `tests/fixtures/playbook/expected.json`; and `docs/queries.md` must equal
+//! the page generated from the library and those same expected answers.
+//!
+//! Neo4j tests skip (with a message) when NEO4J_URI is unset, and fail then
+//! when NEO4J_REQUIRED=1.
+
+mod fixture;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use trace_graph::playbook::{self, Args, Sample, Table, QUESTIONS};
+use trace_graph::Error;
+
+/// One expected answer: the arguments (without the namespace) and the rows.
+struct Expected {
+    args: Args,
+    table: Table,
+}
+
+/// `expected.json`: `{ "<question>": { "args": {name: value or [values]}, "rows": [[...]] } }`.
+/// When `args` has no `projects`, the question is asked for every fixture project.
+fn expected() -> Vec<(String, Expected)> {
+    let path = fixture::dir().join("expected.json");
+    let text = std::fs::read_to_string(&path).expect("read expected.json");
+    let doc: serde_json::Map<String, Value> =
+        serde_json::from_str(&text).expect("expected.json is a JSON object");
+    doc.into_iter()
+        .map(|(name, e)| {
+            let question = playbook::find(&name)
+                .unwrap_or_else(|| panic!("expected.json: no question {name}"));
+            let mut args = Args::new();
+            for (k, v) in e["args"].as_object().cloned().unwrap_or_default() {
+                match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .for_each(|i| args.push(k.clone(), i.as_str().expect("text arg"))),
+                    Value::String(s) => args.push(k, s),
+                    other => panic!("{name}: argument {k} must be text, got {other}"),
+                }
+            }
+            let rows: Vec<Vec<Value>> =
+                serde_json::from_value(e["rows"].clone()).expect("rows are lists");
+            let table = Table {
+                columns: question.columns.iter().map(|c| (*c).to_owned()).collect(),
+                rows,
+            };
+            (name, Expected { args, table })
+        })
+        .collect()
+}
+
+/// The arguments as sent: projects moved into the namespace (all fixture projects by default).
+fn namespaced(args: &Args, ns: &str) -> Args {
+    let mut out = Args::new();
+    for (name, values) in args.iter() {
+        for v in values {
+            if name == "projects" {
+                out.push(name, format!("{ns}{v}"));
+            } else {
+                out.push(name, v.clone());
+            }
+        }
+    }
+    if args.get("projects").is_none() {
+        for p in fixture::projects() {
+            out.push("projects", format!("{ns}{p}"));
+        }
+    }
+    out
+}
+
+async fn check(name: &str) {
+    let test = format!("playbook::{name}");
+    let Some(db) = fixture::neo4j(&test) else {
+        return;
+    };
+    let ns = fixture::loaded(&db);
+    let all = expected();
+    let (_, want) = all
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("expected.json has no answer for {name}"));
+    let writer = fixture::writer(&db).await;
+    let got = playbook::run(&writer, name, &namespaced(&want.args, &ns))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got = Table {
+        columns: got.columns,
+        rows: got
+            .rows
+            .into_iter()
+            .map(|r| r.into_iter().map(|v| fixture::strip(v, &ns)).collect())
+            .collect(),
+    };
+    assert!(
+        !got.rows.is_empty() || want.table.rows.is_empty(),
+        "{name}: no rows"
+    );
+    assert_eq!(
+        got,
+        want.table,
+        "{name}: answer differs from expected.json; got rows:\n{}",
+        serde_json::to_string(&got.rows).unwrap_or_default()
+    );
+}
+
+/// One test per question, so a failure names the question.
+macro_rules! questions {
+    ($($test:ident => $name:literal),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                check($name).await;
+            }
+        )+
+        const TESTED: &[&str] = &[$($name),+];
+    };
+}
+
+questions! {
+    resource_lookup => "resource-lookup",
+    resource_changes => "resource-changes",
+    resource_life => "resource-life",
+    resource_deletions => "resource-deletions",
+    short_lived_resources => "short-lived-resources",
+    user_activity => "user-activity",
+    blast_radius => "blast-radius",
+    blast_radius_resources => "blast-radius-resources",
+    first_time_operations => "first-time-operations",
+    new_users => "new-users",
+    multi_project_users => "multi-project-users",
+    agency_actions => "agency-actions",
+    failures_by_service => "failures-by-service",
+    failures_by_user => "failures-by-user",
+    flagged_actions => "flagged-actions",
+    access_denied => "access-denied",
+    failed_then_succeeded => "failed-then-succeeded",
+    new_source_ips => "new-source-ips",
+    shared_source_ips => "shared-source-ips",
+    user_source_ips => "user-source-ips",
+    ip_activity => "ip-activity",
+    iam_changes => "iam-changes",
+    iam_changes_by_user => "iam-changes-by-user",
+    logins => "logins",
+    channel_mix => "channel-mix",
+    channel_by_user => "channel-by-user",
+    off_hours => "off-hours",
+    top_users => "top-users",
+    top_services => "top-services",
+    daily_activity => "daily-activity",
+    project_graph => "project-graph",
+}
+
+#[test]
+fn every_question_has_a_test_and_an_expected_answer() {
+    let names: Vec<&str> = QUESTIONS.iter().map(|q| q.name).collect();
+    assert_eq!(
+        TESTED,
+        names.as_slice(),
+        "the questions! list and QUESTIONS differ"
+    );
+    let answered: Vec<String> = expected().into_iter().map(|(n, _)| n).collect();
+    for name in names {
+        assert!(
+            answered.iter().any(|a| a == name),
+            "expected.json lacks {name}"
+        );
+    }
+}
+
+fn docs_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/queries.md")
+}
+
+#[test]
+fn docs_queries_md_is_generated_from_the_library() {
+    let samples: Vec<Sample> = expected()
+        .into_iter()
+        .map(|(question, e)| Sample {
+            question,
+            args: e.args,
+            table: e.table,
+        })
+        .collect();
+    let page = playbook::markdown(&samples);
+    if std::env::var("PLAYBOOK_WRITE_DOCS").as_deref() == Ok("1") {
+        std::fs::write(docs_path(), &page).expect("write docs/queries.md");
+    }
+    let on_disk = std::fs::read_to_string(docs_path()).unwrap_or_default();
+    assert!(
+        on_disk == page,
+        "docs/queries.md differs from the playbook; regenerate it with \
+         PLAYBOOK_WRITE_DOCS=1 cargo test -p trace-graph --test playbook"
+    );
+}
+
+#[tokio::test]
+async fn values_never_become_cypher() {
+    let Some(db) = fixture::neo4j("playbook::values_never_become_cypher") else {
+        return;
+    };
+    let ns = fixture::loaded(&db);
+    let writer = fixture::writer(&db).await;
+    for evil in [
+        "alice' OR 1=1 //",
+        "alice\"}) MATCH (n) DETACH DELETE n //",
+        "$user",
+    ] {
+        let args = Args::new()
+            .with("user", evil)
+            .with("projects", format!("{ns}proj-prod"));
+        let table = playbook::run(&writer, "user-activity", &args)
+            .await
+            .expect("a strange name is still just a name");
+        assert!(table.rows.is_empty(), "{evil}: {:?}", table.rows);
+    }
+    let alice = Args::new()
+        .with("user", "alice")
+        .with("projects", format!("{ns}proj-prod"));
+    let table = playbook::run(&writer, "user-activity", &alice)
+        .await
+        .expect("alice");
+    assert!(!table.rows.is_empty(), "the fixture is still there");
+}
+
+#[tokio::test]
+async fn mistakes_are_reported_before_neo4j_is_asked() {
+    let Some(db) = fixture::neo4j("playbook::mistakes_are_reported") else {
+        return;
+    };
+    let writer = fixture::writer(&db).await;
+    let err = playbook::run(&writer, "who-did-it", &Args::new())
+        .await
+        .expect_err("unknown question");
+    assert!(
+        matches!(&err, Error::Question { question, problem }
+            if question == "who-did-it" && problem.contains("resource-changes")),
+        "{err}"
+    );
+    let err = playbook::run(
+        &writer,
+        "user-activity",
+        &Args::new().with("from", "monday"),
+    )
+    .await
+    .expect_err("bad arguments");
+    let text = err.to_string();
+    assert!(text.contains("`user` is required"), "{text}");
+}
+
+#[tokio::test]
+async fn an_empty_project_list_reads_every_project() {
+    let Some(db) = fixture::neo4j("playbook::an_empty_project_list") else {
+        return;
+    };
+    let ns = fixture::loaded(&db);
+    let writer = fixture::writer(&db).await;
+    // The fixture's IP 203.0.113.66 is only used by its own mallory, so with no
+    // project restriction the fixture's actions must still be among the answer.
+    let table = playbook::run(
+        &writer,
+        "ip-activity",
+        &Args::new().with("ip", "203.0.113.66"),
+    )
+    .await
+    .expect("ip-activity");
+    let projects: Vec<String> = table
+        .records()
+        .iter()
+        .filter_map(|r| r["project"].as_str().map(str::to_owned))
+        .collect();
+    assert!(projects.contains(&format!("{ns}proj-prod")), "{projects:?}");
+    assert!(projects.contains(&format!("{ns}proj-data")), "{projects:?}");
+}
