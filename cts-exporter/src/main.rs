@@ -65,7 +65,11 @@ fn fail(e: &app::AppError) -> ExitCode {
 
 /// Logs go to stderr (stdout carries events in dry-run mode); `RUST_LOG` overrides the level.
 fn init_tracing(debug: bool) {
-    let default = if debug { "debug" } else { "info" };
+    let default = if debug {
+        "info,cts_exporter=debug,cts_client=debug,otc_auth=debug"
+    } else {
+        "info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
