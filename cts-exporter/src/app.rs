@@ -6,7 +6,6 @@
 //! used: 78 for configuration the user must fix, 70 for runtime failures.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -15,7 +14,6 @@ use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Output};
 use crate::delivery::dead_letter::DeadLetter;
 use crate::delivery::pipeline::{random_jitter, Pipeline};
-use crate::delivery::retry::RetryPolicy;
 use crate::delivery::transport::{HttpTransport, PrintTransport, Transport};
 use crate::dispatcher::Dispatcher;
 use crate::metrics::{PollerMetrics, Registry};
@@ -71,7 +69,7 @@ pub struct Shared {
     /// Where events go.
     pub transport: Arc<dyn Transport>,
     /// Backoff between delivery attempts.
-    pub retry: RetryPolicy,
+    pub retry: cts_client::RetryConfig,
     /// Bound on events in flight.
     pub concurrency: usize,
     /// The dead-letter file, if configured.
@@ -92,7 +90,7 @@ impl Shared {
     ) -> Dispatcher {
         let pipeline = Pipeline::new(
             Arc::clone(&self.transport),
-            self.retry,
+            self.retry.clone(),
             self.concurrency,
             random_jitter(),
             Arc::clone(&metrics.retries),
@@ -110,16 +108,16 @@ impl Shared {
 
 /// Runs the command line to completion.
 pub async fn run(cli: Cli, config: Config) -> Result<(), AppError> {
-    let (transport, retry, concurrency): (Arc<dyn Transport>, RetryPolicy, usize) =
+    let (transport, retry, concurrency): (Arc<dyn Transport>, cts_client::RetryConfig, usize) =
         match &config.output {
             Output::Sink(s) => (
                 Arc::new(HttpTransport::new(s).map_err(|e| AppError::Config(e.0))?),
-                s.retry,
+                s.retry.clone(),
                 s.concurrency.get(),
             ),
             Output::Print => (
                 Arc::new(PrintTransport),
-                RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(30)),
+                cts_client::RetryConfig::default(),
                 1,
             ),
         };

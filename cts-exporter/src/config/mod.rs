@@ -21,7 +21,6 @@ use cts_client::ApiVersion;
 use url::Url;
 
 use crate::cli::CommonArgs;
-use crate::delivery::retry::RetryPolicy;
 use crate::overrides::Overrides;
 
 pub use backfill::{BackfillConfig, BackfillSource};
@@ -111,7 +110,7 @@ pub struct SinkConfig {
     /// Events in flight at once.
     pub concurrency: NonZeroUsize,
     /// Backoff between attempts.
-    pub retry: RetryPolicy,
+    pub retry: cts_client::RetryConfig,
     /// Timeout of one request.
     pub request_timeout: Duration,
 }

@@ -8,7 +8,7 @@ use url::Url;
 use super::values::{int_in, nonzero, path_opt};
 use super::{ConfigError, EventMode, SinkConfig};
 use crate::cli::CommonArgs;
-use crate::delivery::retry::RetryPolicy;
+use crate::delivery::retry::sink_retry;
 
 pub(super) fn sink_config(a: &CommonArgs) -> Result<SinkConfig, ConfigError> {
     const SINK: &str = "K_SINK (--sink)";
@@ -76,7 +76,7 @@ pub(super) fn sink_config(a: &CommonArgs) -> Result<SinkConfig, ConfigError> {
             &a.concurrency,
             "e.g. 64",
         )?,
-        retry: RetryPolicy::new(Duration::from_millis(initial), Duration::from_millis(max)),
+        retry: sink_retry(Duration::from_millis(initial), Duration::from_millis(max)),
         request_timeout: Duration::from_secs(int_in(
             "CTS_REQUEST_TIMEOUT_SECS (--request-timeout-secs)",
             &a.request_timeout_secs,

@@ -15,7 +15,9 @@ use std::time::Duration;
 use cloudevents::Event;
 use tokio::task::JoinSet;
 
-use crate::delivery::retry::{RetryPolicy, Verdict};
+use cts_client::RetryConfig;
+
+use crate::delivery::retry::Verdict;
 use crate::delivery::transport::Transport;
 
 /// A jitter source returning samples in `[0, 1)`; injectable for tests.
@@ -57,7 +59,7 @@ pub struct Completion {
 #[derive(Debug)]
 pub struct Pipeline {
     transport: Arc<dyn Transport>,
-    policy: RetryPolicy,
+    policy: RetryConfig,
     jitter: JitterHolder,
     max_in_flight: usize,
     tasks: JoinSet<Completion>,
@@ -77,7 +79,7 @@ impl Pipeline {
     /// A pipeline over `transport`; `retries` counts every retry made.
     pub fn new(
         transport: Arc<dyn Transport>,
-        policy: RetryPolicy,
+        policy: RetryConfig,
         max_in_flight: usize,
         jitter: Jitter,
         retries: Arc<AtomicU64>,
@@ -104,11 +106,11 @@ impl Pipeline {
             self.join_one().await;
         }
         let transport = Arc::clone(&self.transport);
-        let policy = self.policy;
+        let policy = self.policy.clone();
         let jitter = Arc::clone(&self.jitter.0);
         let retries = Arc::clone(&self.retries);
         self.tasks.spawn(async move {
-            let outcome = deliver(&*transport, event, policy, &*jitter, &retries, &id).await;
+            let outcome = deliver(&*transport, event, &policy, &*jitter, &retries, &id).await;
             Completion {
                 id,
                 time_ms,
@@ -161,7 +163,7 @@ impl Pipeline {
 async fn deliver(
     transport: &dyn Transport,
     event: Event,
-    policy: RetryPolicy,
+    policy: &RetryConfig,
     jitter: &(dyn Fn() -> f64 + Send + Sync),
     retries: &AtomicU64,
     id: &str,
@@ -177,10 +179,19 @@ async fn deliver(
                     event: Box::new(event),
                 }
             }
+            Verdict::Retry { reason, .. } if attempt.saturating_add(1) >= policy.max_attempts => {
+                return Outcome::Rejected {
+                    status: None,
+                    reason: format!("gave up after {} attempts: {reason}", policy.max_attempts),
+                    event: Box::new(event),
+                };
+            }
             Verdict::Retry { after, reason } => {
                 attempt = attempt.saturating_add(1);
                 retries.fetch_add(1, Ordering::Relaxed);
-                let wait = after.unwrap_or_else(|| policy.delay(attempt, jitter()));
+                let wait = after
+                    .map(|a| a.min(policy.max_retry_after))
+                    .unwrap_or_else(|| policy.backoff(attempt, jitter()));
                 if attempt == 1 || attempt % 10 == 0 {
                     tracing::warn!(id, attempt, wait_ms = wait.as_millis() as u64, error = %reason, "delivery failed; retrying");
                 } else {

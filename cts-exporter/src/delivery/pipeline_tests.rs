@@ -77,9 +77,9 @@ fn pipeline(t: Arc<Scripted>, max: usize) -> (Pipeline, Arc<AtomicU64>) {
     let retries = Arc::new(AtomicU64::new(0));
     let p = Pipeline::new(
         t,
-        RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(2)),
+        crate::delivery::retry::sink_retry(Duration::from_millis(100), Duration::from_secs(2)),
         max,
-        Arc::new(|| 1.0),
+        Arc::new(|| 0.0),
         Arc::clone(&retries),
     );
     (p, retries)

@@ -1,46 +1,30 @@
-//! Retry *classification* and *timing*, kept apart from the retry loop.
+//! Retry *classification*, kept apart from the retry loop.
 //!
 //! [`classify`] decides from a sink answer alone whether an event is done,
 //! worth another attempt, or refused for good; it follows Knative's own
 //! delivery rules (retry on 5xx, 404, 408, 409, 429 and transport errors).
-//! [`RetryPolicy::delay`] is a pure function of the attempt number and a
-//! jitter sample, so tests pin it down without a clock or a random source.
+//! The timing is `cts_client::RetryConfig` (the same jittered exponential
+//! back-off the CTS client uses), built by [`sink_retry`].
 
 use std::time::{Duration, SystemTime};
+
+use cts_client::RetryConfig;
 
 /// A `Retry-After` longer than this is cut down to it, so one odd header
 /// cannot park an event for days.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(900);
 
-/// Exponential backoff with "equal jitter": half the step is fixed, half random.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Delay before the first retry (before jitter).
-    pub initial: Duration,
-    /// Upper bound of the delay.
-    pub max: Duration,
-    /// Growth per attempt.
-    pub multiplier: f64,
-}
-
-impl RetryPolicy {
-    /// A doubling policy from `initial` up to `max`.
-    pub fn new(initial: Duration, max: Duration) -> RetryPolicy {
-        RetryPolicy {
-            initial,
-            max,
-            multiplier: 2.0,
-        }
-    }
-
-    /// The delay before retry number `attempt` (1 for the first retry), given
-    /// a jitter sample in `[0, 1)`: between half and all of the step.
-    pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
-        let exp = attempt.saturating_sub(1).min(64) as i32;
-        let step =
-            (self.initial.as_secs_f64() * self.multiplier.powi(exp)).min(self.max.as_secs_f64());
-        let jitter = jitter.clamp(0.0, 1.0);
-        Duration::from_secs_f64(step * (0.5 + 0.5 * jitter))
+/// The back-off for sink deliveries: `initial` doubling up to `max`, each
+/// delay between half and all of the step, and no limit on attempts (an event
+/// is retried for as long as the sink keeps answering "retry").
+pub fn sink_retry(initial: Duration, max: Duration) -> RetryConfig {
+    RetryConfig {
+        initial_backoff: initial,
+        max_backoff: max,
+        multiplier: 2.0,
+        max_attempts: u32::MAX,
+        jitter: 0.5,
+        max_retry_after: MAX_RETRY_AFTER,
     }
 }
 
@@ -98,28 +82,18 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn policy() -> RetryPolicy {
-        RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(5))
-    }
-
     #[test]
-    fn delay_grows_exponentially_and_is_capped() {
-        let p = policy();
-        assert_eq!(p.delay(1, 1.0), Duration::from_millis(100));
-        assert_eq!(p.delay(2, 1.0), Duration::from_millis(200));
-        assert_eq!(p.delay(4, 1.0), Duration::from_millis(800));
-        assert_eq!(p.delay(30, 1.0), Duration::from_secs(5));
-        assert_eq!(p.delay(u32::MAX, 1.0), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn jitter_keeps_at_least_half_the_step() {
-        let p = policy();
-        assert_eq!(p.delay(3, 0.0), Duration::from_millis(200));
-        let mid = p.delay(3, 0.5);
-        assert!(
-            mid > Duration::from_millis(200) && mid < Duration::from_millis(400),
-            "{mid:?}"
+    fn sink_backoff_doubles_keeps_half_the_step_and_never_gives_up() {
+        let r = sink_retry(Duration::from_millis(100), Duration::from_secs(5));
+        assert!(r.validate().is_ok());
+        assert_eq!(r.max_attempts, u32::MAX);
+        assert_eq!(r.backoff(1, 0.0), Duration::from_millis(100));
+        assert_eq!(r.backoff(4, 0.0), Duration::from_millis(800));
+        assert_eq!(r.backoff(30, 0.0), Duration::from_secs(5));
+        assert_eq!(
+            r.backoff(3, 1.0),
+            Duration::from_millis(200),
+            "jitter keeps half the step"
         );
     }
 
