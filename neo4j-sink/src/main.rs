@@ -1,4 +1,5 @@
 //! The neo4j-sink binary: settings, logging, signals; everything else is the library.
+//! `neo4j-sink query …` answers playbook questions instead (see `query_cmd`).
 
 use clap::error::ErrorKind;
 use clap::Parser;
@@ -9,10 +10,15 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod query_cmd;
+
 /// sysexits EX_CONFIG: the process was started with unusable settings.
 const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "query") {
+        return query_cmd::main(std::env::args_os().skip(1));
+    }
     let raw = match RawArgs::try_parse() {
         Ok(raw) => raw,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {

@@ -44,10 +44,11 @@ neo4j-sink query resource-changes --param resource=ecs-0001 --param projects=<pr
 neo4j-sink query user-activity --param user=alice --param from=2024-06-03 --format json
 ```
 
-`--format` is `table` (default), `json` (`{\"columns\": [...], \"rows\": [[...]]}`) or `markdown`.
-The command exits with 0 after printing the answer, 2 for a usage mistake (unknown question or
-parameter, a value of the wrong type: the message names it), 78 for unusable connection settings,
-and 1 when Neo4j cannot be reached or refuses the query.
+`--format` is `table` (default), `json` (`{\"question\": …, \"columns\": [...], \"rows\": [[...]]}`)
+or `markdown`. The question and its parameters are checked before anything connects. The command
+exits with 0 after printing the answer, 2 for a usage mistake (unknown question or parameter, a value
+of the wrong type: the message names it), 78 for unusable connection settings or refused
+credentials, and 1 when Neo4j cannot be reached or refuses the query.
 
 From Rust, `trace_graph::playbook::run(&writer, \"user-activity\", &Args::new().with(\"user\", \"alice\"))`
 returns the same `Table`.

@@ -20,6 +20,16 @@ use tracing::Instrument;
 /// problems ([`Error::Transient`] when it is unreachable after the retries,
 /// [`Error::Rejected`] when it refuses the query).
 pub async fn run(writer: &GraphWriter, name: &str, args: &Args) -> Result<Table, Error> {
+    let question = check(name, args)?;
+    run_question(writer, question, args).await
+}
+
+/// Checks, without asking Neo4j, that `name` is a question and that `args`
+/// suit it; returns the question. [`run`] does the same check first.
+///
+/// Errors: [`Error::Question`] naming the unknown question (and listing the
+/// known ones) or the parameter that is wrong.
+pub fn check(name: &str, args: &Args) -> Result<&'static Question, Error> {
     let question = find(name).ok_or_else(|| Error::Question {
         question: name.to_owned(),
         problem: format!(
@@ -31,7 +41,8 @@ pub async fn run(writer: &GraphWriter, name: &str, args: &Args) -> Result<Table,
                 .join(", ")
         ),
     })?;
-    run_question(writer, question, args).await
+    bind(question, args)?;
+    Ok(question)
 }
 
 /// Answers `question` with `args` (for callers that hold the [`Question`]).
@@ -79,4 +90,31 @@ async fn fetch(
         table.rows.push(cells);
     }
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_the_unknown_question_and_lists_the_known_ones() {
+        match check("who-did-it", &Args::new()) {
+            Err(Error::Question { question, problem }) => {
+                assert_eq!(question, "who-did-it");
+                assert!(problem.contains("resource-changes"), "{problem}");
+            }
+            other => panic!("expected a question error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn check_binds_the_arguments() {
+        let args = Args::new().with("user", "alice").with("from", "2024-06-03");
+        assert_eq!(
+            check("user-activity", &args).map(|q| q.name).ok(),
+            Some("user-activity")
+        );
+        let err = check("user-activity", &Args::new()).expect_err("user missing");
+        assert!(err.to_string().contains("`user` is required"), "{err}");
+    }
 }

@@ -274,3 +274,82 @@ async fn an_empty_project_list_reads_every_project() {
     assert!(projects.contains(&format!("{ns}proj-prod")), "{projects:?}");
     assert!(projects.contains(&format!("{ns}proj-data")), "{projects:?}");
 }
+
+#[tokio::test]
+async fn users_with_one_name_in_two_domains_stay_two_users() {
+    let test = "playbook::users_with_one_name_in_two_domains";
+    let Some(db) = fixture::neo4j(test) else {
+        return;
+    };
+    let run = format!(
+        "pbt{}-",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    );
+    let login = |n: u32, domain: &str, ip: &str, minute: i64| {
+        let trace = serde_json::json!({
+            "trace_id": format!("{run}{n}"), "trace_name": "login", "trace_rating": "normal",
+            "trace_type": "ConsoleAction", "time": 1_717_405_200_000_i64 + minute * 60_000,
+            "user": {"name": "alice", "domain": {"id": format!("{run}{domain}")}},
+            "service_type": "IAM", "source_ip": ip,
+        });
+        trace_graph::TraceRecord::new(
+            serde_json::from_value(trace).expect("trace"),
+            trace_graph::TraceContext::new(format!("{run}proj"), "eu-de"),
+        )
+    };
+    let records = [
+        login(1, "dom-a", "192.0.2.1", 0),
+        login(2, "dom-b", "192.0.2.2", 1),
+        login(3, "dom-b", "192.0.2.1", 2),
+    ];
+    let writer = fixture::writer(&db).await;
+    writer.ensure_schema().await.expect("schema");
+    writer.write(&records).await.expect("write");
+    let project = Args::new().with("projects", format!("{run}proj"));
+
+    let logins = playbook::run(&writer, "logins", &project)
+        .await
+        .expect("logins");
+    let rows: Vec<(Value, Value)> = logins
+        .records()
+        .iter()
+        .map(|r| (r["user"].clone(), r["logins"].clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (Value::from("alice"), Value::from(1)),
+            (Value::from("alice"), Value::from(2))
+        ],
+        "one row per User node, not per name"
+    );
+    let shared = playbook::run(&writer, "shared-source-ips", &project)
+        .await
+        .expect("shared-source-ips");
+    assert_eq!(
+        shared.rows,
+        [vec![
+            Value::from("192.0.2.1"),
+            Value::from(2),
+            serde_json::json!(["alice", "alice"]),
+            Value::from(2)
+        ]]
+    );
+
+    let graph =
+        neo4rs::Graph::new(db.uri.as_str(), db.user.as_str(), db.password.as_str()).expect("graph");
+    for q in [
+        "MATCH (a:Action) WHERE a.traceId STARTS WITH $run DETACH DELETE a",
+        "MATCH (t:Tenant) WHERE t.projectId STARTS WITH $run DETACH DELETE t",
+        "MATCH (u:User) WHERE u.key STARTS WITH $run DETACH DELETE u",
+        "MATCH (d:Domain) WHERE d.id STARTS WITH $run DETACH DELETE d",
+    ] {
+        graph
+            .run(neo4rs::query(q).param("run", run.as_str()))
+            .await
+            .expect("cleanup");
+    }
+}

@@ -33,27 +33,28 @@ pub(crate) const CHANNEL_MIX: Question = Question {
     columns: &["project", "channel", "actions", "users", "failed"],
 };
 
-pub(crate) const CHANNEL_BY_USER: Question = Question {
-    name: "channel-by-user",
-    section: SECTION,
-    title: "Which users work through the console, which through the API?",
-    description: "One row per principal with the number of console, API, system and other \
+pub(crate) const CHANNEL_BY_USER: Question =
+    Question {
+        name: "channel-by-user",
+        section: SECTION,
+        title: "Which users work through the console, which through the API?",
+        description: "One row per principal with the number of console, API, system and other \
         actions. A person who normally uses the console and suddenly makes API calls may have \
         had an access key stolen.",
-    cypher: cypher!(
+        cypher: cypher!(
         "MATCH (a:Action)-[:PERFORMED_BY]->(u:User)",
         concat!("WHERE ", in_projects!("a"), " AND ", in_window!("a")),
-        concat!("RETURN ", who!("u"), " AS user,"),
-        "       sum(CASE a.channel WHEN 'console' THEN 1 ELSE 0 END) AS console,",
-        "       sum(CASE a.channel WHEN 'api' THEN 1 ELSE 0 END) AS api,",
-        "       sum(CASE a.channel WHEN 'system' THEN 1 ELSE 0 END) AS system,",
-        "       sum(CASE WHEN a.channel IN ['console', 'api', 'system'] THEN 0 ELSE 1 END) AS other,",
-        "       count(a) AS total",
+        "WITH u, sum(CASE a.channel WHEN 'console' THEN 1 ELSE 0 END) AS console,",
+        "     sum(CASE a.channel WHEN 'api' THEN 1 ELSE 0 END) AS api,",
+        "     sum(CASE a.channel WHEN 'system' THEN 1 ELSE 0 END) AS system,",
+        "     sum(CASE WHEN a.channel IN ['console', 'api', 'system'] THEN 0 ELSE 1 END) AS other,",
+        "     count(a) AS total",
+        concat!("RETURN ", who!("u"), " AS user, console, api, system, other, total"),
         "ORDER BY total DESC, user",
     ),
-    params: &[PROJECTS, FROM, TO],
-    columns: &["user", "console", "api", "system", "other", "total"],
-};
+        params: &[PROJECTS, FROM, TO],
+        columns: &["user", "console", "api", "system", "other", "total"],
+    };
 
 pub(crate) const OFF_HOURS: Question = Question {
     name: "off-hours",
@@ -123,12 +124,9 @@ pub(crate) const TOP_USERS: Question = Question {
     cypher: cypher!(
         "MATCH (a:Action)-[:PERFORMED_BY]->(u:User)",
         concat!("WHERE ", in_projects!("a"), " AND ", in_window!("a")),
-        concat!(
-            "WITH a.projectId AS project, a.region AS region, ",
-            who!("u"),
-            " AS user,"
-        ),
+        "WITH a.projectId AS project, a.region AS region, u,",
         "     count(a) AS actions, sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed",
+        concat!("WITH project, region, ", who!("u"), " AS user, actions, failed"),
         "ORDER BY project, region, actions DESC, user",
         "WITH project, region, collect({user: user, actions: actions, failed: failed}) AS ranked",
         "UNWIND range(1, size(ranked)) AS rank",

@@ -58,11 +58,15 @@ pub(crate) const FAILURES_BY_USER: Question = Question {
             " AND a.failed"
         ),
         "WITH u, a ORDER BY a.service",
-        concat!("RETURN ", who!("u"), " AS user,"),
-        "       sum(CASE a.status WHEN 'warning' THEN 1 ELSE 0 END) AS warnings,",
-        "       sum(CASE a.status WHEN 'incident' THEN 1 ELSE 0 END) AS incidents,",
-        "       sum(CASE WHEN a.status IN ['warning', 'incident'] THEN 0 ELSE 1 END) AS httpErrors,",
-        "       count(a) AS failed, collect(DISTINCT a.service) AS services",
+        "WITH u, sum(CASE a.status WHEN 'warning' THEN 1 ELSE 0 END) AS warnings,",
+        "     sum(CASE a.status WHEN 'incident' THEN 1 ELSE 0 END) AS incidents,",
+        "     sum(CASE WHEN a.status IN ['warning', 'incident'] THEN 0 ELSE 1 END) AS httpErrors,",
+        "     count(a) AS failed, collect(DISTINCT a.service) AS services",
+        concat!(
+            "RETURN ",
+            who!("u"),
+            " AS user, warnings, incidents, httpErrors, failed, services"
+        ),
         "ORDER BY failed DESC, user",
     ),
     params: &[PROJECTS, FROM, TO],
@@ -144,14 +148,15 @@ pub(crate) const ACCESS_DENIED: Question = Question {
             in_window!("a"),
             " AND a.code IN ['401', '403']"
         ),
+        "WITH u, a.sourceIp AS sourceIp, a ORDER BY a.time, a.traceId",
+        "WITH u, sourceIp, count(a) AS refused, collect(DISTINCT a.name) AS operations,",
+        "     collect(DISTINCT a.code) AS codes, min(a.time) AS first, max(a.time) AS last",
         concat!(
-            "WITH ",
+            "RETURN ",
             who!("u"),
-            " AS user, a.sourceIp AS sourceIp, a ORDER BY a.time, a.traceId"
+            " AS user, sourceIp, refused, operations, codes,"
         ),
-        "RETURN user, sourceIp, count(a) AS refused, collect(DISTINCT a.name) AS operations,",
-        "       collect(DISTINCT a.code) AS codes,",
-        "       toString(min(a.time)) AS first, toString(max(a.time)) AS last",
+        "       toString(first) AS first, toString(last) AS last",
         "ORDER BY refused DESC, user, sourceIp",
     ),
     params: &[PROJECTS, FROM, TO],

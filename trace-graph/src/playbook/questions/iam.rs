@@ -100,14 +100,11 @@ pub(crate) const IAM_CHANGES_BY_USER: Question = Question {
     cypher: concat!(
         iam_changes!(),
         cypher!(
-            concat!(
-                "WITH ",
-                who!("u"),
-                " AS user, category, a ORDER BY a.time, a.traceId"
-            ),
-            "RETURN user, category, count(a) AS changes,",
-            "       sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
-            "       collect(DISTINCT a.name) AS operations, toString(max(a.time)) AS last",
+            "WITH u, category, a ORDER BY a.time, a.traceId",
+            "WITH u, category, count(a) AS changes, sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
+            "     collect(DISTINCT a.name) AS operations, max(a.time) AS last",
+            concat!("RETURN ", who!("u"), " AS user, category, changes, failed, operations,"),
+            "       toString(last) AS last",
             "ORDER BY user, category",
         )
     ),
@@ -138,12 +135,13 @@ pub(crate) const LOGINS: Question = Question {
             in_window!("a"),
             " AND a.service = 'IAM' AND a.name =~ '(?i).*login'"
         ),
-        concat!("WITH ", who!("u"), " AS user, a ORDER BY a.time, a.traceId"),
-        "RETURN user, sum(CASE WHEN a.failed THEN 0 ELSE 1 END) AS logins,",
-        "       sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
-        "       collect(DISTINCT a.sourceIp) AS sourceIps,",
-        "       toString(min(a.time)) AS first, toString(max(a.time)) AS last",
-        "ORDER BY user",
+        "WITH u, a ORDER BY a.time, a.traceId",
+        "WITH u, sum(CASE WHEN a.failed THEN 0 ELSE 1 END) AS logins,",
+        "     sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
+        "     collect(DISTINCT a.sourceIp) AS sourceIps, min(a.time) AS first, max(a.time) AS last",
+        concat!("RETURN ", who!("u"), " AS user, logins, failed, sourceIps,"),
+        "       toString(first) AS first, toString(last) AS last",
+        "ORDER BY user, first",
     ),
     params: &[PROJECTS, FROM, TO],
     columns: &["user", "logins", "failed", "sourceIps", "first", "last"],

@@ -58,11 +58,8 @@ pub(crate) const SHARED_SOURCE_IPS: Question = Question {
     cypher: cypher!(
         "MATCH (ip:IpAddress)<-[:FROM_IP]-(a:Action)-[:PERFORMED_BY]->(u:User {kind: 'user'})",
         concat!("WHERE ", in_projects!("a"), " AND ", in_window!("a")),
-        concat!(
-            "WITH ip, ",
-            who!("u"),
-            " AS user, count(a) AS n ORDER BY user"
-        ),
+        "WITH ip, u, count(a) AS n",
+        concat!("WITH ip, ", who!("u"), " AS user, n ORDER BY user"),
         "WITH ip, collect(user) AS users, sum(n) AS actions",
         "WHERE size(users) >= $minUsers",
         "RETURN ip.address AS sourceIp, size(users) AS userCount, users, actions",
@@ -127,15 +124,11 @@ pub(crate) const IP_ACTIVITY: Question = Question {
     cypher: cypher!(
         "MATCH (:IpAddress {address: $ip})<-[:FROM_IP]-(a:Action)-[:PERFORMED_BY]->(u:User)",
         concat!("WHERE ", in_projects!("a"), " AND ", in_window!("a")),
-        concat!(
-            "WITH ",
-            who!("u"),
-            " AS user, a.projectId AS project, a ORDER BY a.time, a.traceId"
-        ),
-        "RETURN user, project, count(a) AS actions,",
-        "       sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
-        "       collect(DISTINCT a.name) AS operations,",
-        "       toString(min(a.time)) AS first, toString(max(a.time)) AS last",
+        "WITH u, a.projectId AS project, a ORDER BY a.time, a.traceId",
+        "WITH u, project, count(a) AS actions, sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
+        "     collect(DISTINCT a.name) AS operations, min(a.time) AS first, max(a.time) AS last",
+        concat!("RETURN ", who!("u"), " AS user, project, actions, failed, operations,"),
+        "       toString(first) AS first, toString(last) AS last",
         "ORDER BY first, user, project",
     ),
     params: &[
