@@ -154,10 +154,14 @@ fn shell_word(v: &str) -> String {
 const PICTURES: &str = "
 ## Pictures
 
-`scripts/render-graph-images` draws these from real answers: it loads the sample traces through a
-running `neo4j-sink`, asks the questions with `neo4j-sink query … --format json` and renders the
-rows. Colours follow `docs/neo4j-browser.grass`, a style file for Neo4j Browser (drag it onto the
-Browser window, or `:style` and paste it) that colours and captions every node type the same way.
+`scripts/render-graph-images` draws these from real answers: it starts a `neo4j-sink`, posts the
+sample traces to it as one CloudEvents batch (project ids `proj-prod`, `proj-dev`, `proj-data`),
+asks the questions with `neo4j-sink query … --format json` and renders the rows with matplotlib and
+networkx, which it installs from PyPI into `.local/render-venv` (it says what is missing when it
+cannot). It uses `NEO4J_URI`/`NEO4J_USER`/`NEO4J_PASSWORD`, or the local Neo4j of
+`scripts/neo4j-local`. Colours follow `docs/neo4j-browser.grass`, a style file for Neo4j Browser
+(drag it onto the Browser window, or run `:style` and paste it) that colours and captions every
+node type the same way.
 
 The life of server `ecs-0001` (`resource-life`): who created, read, changed, failed to resize and
 finally deleted it, from which IPs.

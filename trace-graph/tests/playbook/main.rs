@@ -353,3 +353,43 @@ async fn users_with_one_name_in_two_domains_stay_two_users() {
             .expect("cleanup");
     }
 }
+
+#[test]
+fn the_browser_style_file_colours_and_captions_every_node_label() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/neo4j-browser.grass");
+    let grass = std::fs::read_to_string(&path).expect("read docs/neo4j-browser.grass");
+    // Each label of docs/graph-model.md with the property its caption must show.
+    let labels = [
+        ("Action", "name"),
+        ("User", "name"),
+        ("Resource", "name"),
+        ("Tenant", "projectId"),
+        ("Region", "name"),
+        ("Domain", "name"),
+        ("Status", "name"),
+        ("Service", "name"),
+        ("IpAddress", "address"),
+    ];
+    let mut colours = Vec::new();
+    for (label, caption) in labels {
+        let start = grass
+            .find(&format!("node.{label} {{"))
+            .unwrap_or_else(|| panic!("no style for {label}"));
+        let block = &grass[start..start + grass[start..].find("\n}").expect("closing brace")];
+        let colour = block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("color: "))
+            .unwrap_or_else(|| panic!("{label} has no color"));
+        assert!(
+            block.contains(&format!("caption: \"{{{caption}}}\";")),
+            "{label} should be captioned by {caption}: {block}"
+        );
+        colours.push(colour.to_owned());
+    }
+    let distinct: std::collections::BTreeSet<&String> = colours.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        labels.len(),
+        "every label has its own colour"
+    );
+}

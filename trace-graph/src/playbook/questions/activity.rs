@@ -208,7 +208,7 @@ macro_rules! node_key {
     };
 }
 
-/// A short caption for any node: the operation of an action, else a name.
+/// A short caption for any node: the operation of an action, a user as `who!`, else a name.
 macro_rules! node_caption {
     ($n:literal) => {
         concat!(
@@ -224,7 +224,11 @@ macro_rules! node_caption {
             $n,
             ":IpAddress THEN ",
             $n,
-            ".address ELSE coalesce(",
+            ".address WHEN ",
+            $n,
+            ":User THEN ",
+            who!($n),
+            " ELSE coalesce(",
             $n,
             ".name, ",
             $n,
