@@ -63,13 +63,24 @@ def blob(layout, digest):
     return os.path.join(layout, "blobs", algo, hexdigest)
 
 
+def extract(tar, dest, how):
+    """extractall with a safety filter (Python 3.11.4+); older versions check the names themselves."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter=how)
+        return
+    for m in tar.getmembers():
+        if m.name.startswith("/") or ".." in m.name.split("/") or (m.issym() and m.linkname.startswith("/")):
+            raise ValueError(f"unsafe path in archive: {m.name}")
+    tar.extractall(dest)
+
+
 def read_image(archive, workdir):
     """Unpacks the archive's OCI layout; returns (config, member list, rootfs path)."""
     layout = os.path.join(workdir, "layout")
     rootfs = os.path.join(workdir, "rootfs")
     os.makedirs(rootfs)
     with tarfile.open(archive) as tar:
-        tar.extractall(layout, filter="data")
+        extract(tar, layout, "data")
     with open(os.path.join(layout, "index.json")) as f:
         index = json.load(f)
     if len(index.get("manifests", [])) != 1:
@@ -92,7 +103,7 @@ def read_image(archive, workdir):
                     continue
                 members[name] = m
             # "tar" keeps owners and modes but refuses paths that leave rootfs.
-            tar.extractall(rootfs, filter="tar")
+            extract(tar, rootfs, "tar")
     return config, members, rootfs
 
 
