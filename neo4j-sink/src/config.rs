@@ -61,7 +61,7 @@ pub struct RawArgs {
     #[arg(long, env = "BATCH_MAX_DELAY_MS", default_value = "5")]
     pub batch_max_delay_ms: String,
     /// How many batches may be written at the same time.
-    #[arg(long, env = "WRITE_CONCURRENCY", default_value = "2")]
+    #[arg(long, env = "WRITE_CONCURRENCY", default_value = "4")]
     pub write_concurrency: String,
     /// How many events may wait for their commit; beyond it requests get 429.
     #[arg(long, env = "QUEUE_CAPACITY", default_value = "10000")]

@@ -164,7 +164,7 @@ impl RawArgs {
                 &self.write_concurrency,
                 1,
                 64,
-                "2",
+                "4",
             )?,
             queue_capacity,
             write_timeout: secs(
