@@ -11,85 +11,81 @@
 //! exactly what `SET n += props` does across transactions, so the graph is
 //! the same whatever the batch boundaries. Relationships are a set union.
 
-use crate::model::GraphRow;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use crate::model::{ActionNode, GraphRow, ResourceNode, TenantNode, UserNode};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Node properties as the writer sends them.
-pub(crate) type Props = Map<String, Value>;
-
-/// The relationship targets of one action, by relationship type; each set
-/// sorted, so a row lists its targets in key order.
+/// The relationship targets of one action, by relationship type, each
+/// sorted and without duplicates once the batch is built.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Links {
-    pub performed_by: BTreeSet<String>,
-    pub assumed_by: BTreeSet<String>,
-    pub status: BTreeSet<String>,
-    pub service: BTreeSet<String>,
-    pub applied_on: BTreeSet<String>,
-    pub from_ip: BTreeSet<String>,
+pub(crate) struct Links<'a> {
+    pub performed_by: Vec<&'a str>,
+    pub assumed_by: Vec<&'a str>,
+    pub status: Vec<&'a str>,
+    pub service: Vec<&'a str>,
+    pub applied_on: Vec<&'a str>,
+    pub from_ip: Vec<&'a str>,
 }
 
-/// An action row: its properties and its relationship targets.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct ActionEntry {
-    pub props: Props,
-    pub links: Links,
-}
-
-/// All lists of one transaction, each sorted by key and free of duplicates.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    pub regions: BTreeSet<String>,
-    pub domains: BTreeMap<String, Option<String>>,
-    pub services: BTreeSet<String>,
-    pub statuses: BTreeSet<String>,
-    pub ips: BTreeSet<String>,
-    pub tenants: BTreeMap<String, Props>,
-    pub users: BTreeMap<String, Props>,
-    pub resources: BTreeMap<String, Props>,
-    pub actions: BTreeMap<String, ActionEntry>,
-}
-
-/// The serde form of a model node (always a JSON object), nulls removed.
-fn props_of<T: Serialize>(node: &T) -> Props {
-    match serde_json::to_value(node) {
-        Ok(Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-        _ => Props::new(),
-    }
-}
-
-/// Folds `props` into the entry for `key`: later values win, absent ones never erase.
-fn fold(map: &mut BTreeMap<String, Props>, key: &str, props: Props) {
-    match map.get_mut(key) {
-        Some(existing) => existing.extend(props),
-        None => {
-            map.insert(key.to_owned(), props);
+impl Links<'_> {
+    fn normalise(&mut self) {
+        for list in [
+            &mut self.performed_by,
+            &mut self.assumed_by,
+            &mut self.status,
+            &mut self.service,
+            &mut self.applied_on,
+            &mut self.from_ip,
+        ] {
+            list.sort_unstable();
+            list.dedup();
         }
     }
 }
 
-impl Batch {
+/// An action row: every version of the action given in the batch (in row
+/// order, usually one) and its relationship targets.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct ActionEntry<'a> {
+    pub versions: Vec<&'a ActionNode>,
+    pub links: Links<'a>,
+}
+
+/// All lists of one transaction, each sorted by key and free of duplicates.
+/// A node given by several rows keeps all its versions, in row order, to be
+/// folded when its properties are sent.
+#[derive(Debug, Default)]
+pub(crate) struct Batch<'a> {
+    pub regions: BTreeSet<&'a str>,
+    pub domains: BTreeMap<&'a str, Option<&'a str>>,
+    pub services: BTreeSet<&'a str>,
+    pub statuses: BTreeSet<&'a str>,
+    pub ips: BTreeSet<&'a str>,
+    pub tenants: BTreeMap<&'a str, Vec<&'a TenantNode>>,
+    pub users: BTreeMap<&'a str, Vec<&'a UserNode>>,
+    pub resources: BTreeMap<&'a str, Vec<&'a ResourceNode>>,
+    pub actions: BTreeMap<&'a str, ActionEntry<'a>>,
+}
+
+impl<'a> Batch<'a> {
     /// Groups the rows (see the module documentation for duplicates).
-    pub fn build<'a>(rows: impl IntoIterator<Item = &'a GraphRow>) -> Batch {
+    pub fn build(rows: impl IntoIterator<Item = &'a GraphRow>) -> Batch<'a> {
         let mut b = Batch::default();
         for row in rows {
-            let entry = b.actions.entry(row.action.trace_id.clone()).or_default();
-            entry.props.extend(props_of(&row.action));
+            let entry = b.actions.entry(&row.action.trace_id).or_default();
+            entry.versions.push(&row.action);
             let links = &mut entry.links;
-            links.performed_by.insert(row.user.key.clone());
-            links.status.insert(row.status.clone());
+            links.performed_by.push(&row.user.key);
+            links.status.push(&row.status);
             links
                 .assumed_by
-                .extend(row.assumed_by.as_ref().map(|a| a.key.clone()));
-            links.service.extend(row.service.clone());
+                .extend(row.assumed_by.as_ref().map(|a| a.key.as_str()));
+            links.service.extend(row.service.as_deref());
             links
                 .applied_on
-                .extend(row.resource.as_ref().map(|r| r.key.clone()));
-            links.from_ip.extend(row.source_ip.clone());
+                .extend(row.resource.as_ref().map(|r| r.key.as_str()));
+            links.from_ip.extend(row.source_ip.as_deref());
 
-            b.regions.insert(row.tenant.region.clone());
+            b.regions.insert(&row.tenant.region);
             let users = std::iter::once(&row.user).chain(row.assumed_by.as_ref());
             let domains = users
                 .clone()
@@ -97,26 +93,28 @@ impl Batch {
                 .chain([(&row.tenant.domain_id, &row.tenant.domain_name)]);
             for (id, name) in domains {
                 if let Some(id) = id {
-                    let slot = b.domains.entry(id.clone()).or_insert(None);
-                    if name.is_some() {
-                        slot.clone_from(name);
+                    let slot = b.domains.entry(id.as_str()).or_insert(None);
+                    if let Some(name) = name {
+                        *slot = Some(name.as_str());
                     }
                 }
             }
-            fold(
-                &mut b.tenants,
-                &row.tenant.project_id,
-                props_of(&row.tenant),
-            );
+            b.tenants
+                .entry(&row.tenant.project_id)
+                .or_default()
+                .push(&row.tenant);
             for u in users {
-                fold(&mut b.users, &u.key, props_of(u));
+                b.users.entry(&u.key).or_default().push(u);
             }
             if let Some(r) = &row.resource {
-                fold(&mut b.resources, &r.key, props_of(r));
+                b.resources.entry(&r.key).or_default().push(r);
             }
-            b.statuses.insert(row.status.clone());
-            b.services.extend(row.service.clone());
-            b.ips.extend(row.source_ip.clone());
+            b.statuses.insert(&row.status);
+            b.services.extend(row.service.as_deref());
+            b.ips.extend(row.source_ip.as_deref());
+        }
+        for entry in b.actions.values_mut() {
+            entry.links.normalise();
         }
         b
     }
@@ -128,7 +126,7 @@ mod tests {
     use crate::mapping::map_trace;
     use crate::model::TraceContext;
     use cts_client::Trace;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn row_in(v: Value, ctx: &TraceContext) -> GraphRow {
         let t: Trace = serde_json::from_value(v).expect("trace");
@@ -142,8 +140,8 @@ mod tests {
         )
     }
 
-    fn keys<V>(m: &BTreeMap<String, V>) -> Vec<&str> {
-        m.keys().map(String::as_str).collect()
+    fn keys<V>(m: &BTreeMap<&str, V>) -> Vec<String> {
+        m.keys().map(|k| k.to_string()).collect()
     }
 
     #[test]
@@ -163,39 +161,50 @@ mod tests {
             ),
         ];
         let b = Batch::build(&rows);
-        assert_eq!(b.regions.iter().collect::<Vec<_>>(), ["eu-de"]);
-        assert_eq!(b.domains.get("d1"), Some(&Some("dom".to_owned())));
-        assert_eq!(b.services.iter().collect::<Vec<_>>(), ["ECS", "VPC"]);
-        assert_eq!(b.statuses.iter().collect::<Vec<_>>(), ["normal", "warning"]);
-        assert_eq!(b.ips.iter().collect::<Vec<_>>(), ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(b.regions.iter().copied().collect::<Vec<_>>(), ["eu-de"]);
+        assert_eq!(b.domains.get("d1"), Some(&Some("dom")));
+        assert_eq!(
+            b.services.iter().copied().collect::<Vec<_>>(),
+            ["ECS", "VPC"]
+        );
+        assert_eq!(
+            b.statuses.iter().copied().collect::<Vec<_>>(),
+            ["normal", "warning"]
+        );
+        assert_eq!(
+            b.ips.iter().copied().collect::<Vec<_>>(),
+            ["10.0.0.1", "10.0.0.2"]
+        );
         assert_eq!(keys(&b.tenants), ["p1"]);
         assert_eq!(keys(&b.users), ["d1/name:alice", "d1/name:bob"]);
         // ECS/eip/r1 and VPC/eip/r1 are different resources.
         assert_eq!(keys(&b.resources), ["p1/ECS/eip/id:r1", "p1/VPC/eip/id:r1"]);
         assert_eq!(keys(&b.actions), ["t1", "t2", "t3"]);
         let t1 = &b.actions["t1"].links;
-        assert_eq!(
-            t1.performed_by.iter().collect::<Vec<_>>(),
-            ["d1/name:alice"]
-        );
-        assert_eq!(
-            t1.applied_on.iter().collect::<Vec<_>>(),
-            ["p1/ECS/eip/id:r1"]
-        );
-        assert_eq!(t1.status.iter().collect::<Vec<_>>(), ["warning"]);
-        assert_eq!(t1.from_ip.iter().collect::<Vec<_>>(), ["10.0.0.1"]);
+        assert_eq!(t1.performed_by.to_vec(), ["d1/name:alice"]);
+        assert_eq!(t1.applied_on.to_vec(), ["p1/ECS/eip/id:r1"]);
+        assert_eq!(t1.status.to_vec(), ["warning"]);
+        assert_eq!(t1.from_ip.to_vec(), ["10.0.0.1"]);
     }
 
     #[test]
-    fn duplicates_fold_later_values_win_absent_never_erase() {
+    fn duplicates_keep_every_version_in_row_order() {
         let rows = vec![
             row(json!({"trace_id": "t", "time": 1, "trace_name": "first", "request_id": "r1"})),
             row(json!({"trace_id": "t", "time": 1, "trace_name": "second"})),
         ];
         let b = Batch::build(&rows);
         assert_eq!(b.actions.len(), 1);
-        assert_eq!(b.actions["t"].props["name"], json!("second"));
-        assert_eq!(b.actions["t"].props["requestId"], json!("r1"));
+        let names: Vec<_> = b.actions["t"]
+            .versions
+            .iter()
+            .map(|a| a.name.as_deref())
+            .collect();
+        assert_eq!(
+            names,
+            [Some("first"), Some("second")],
+            "versions in row order"
+        );
     }
 
     #[test]
@@ -213,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tenant_keeps_its_domain_when_a_later_row_lacks_it() {
+    fn a_tenant_given_twice_keeps_both_versions() {
         let with = TraceContext::new("p", "eu-de").with_domain("d1", None);
         let without = TraceContext::new("p", "eu-de");
         let rows = vec![
@@ -221,7 +230,11 @@ mod tests {
             row_in(json!({"trace_id": "b", "time": 1}), &without),
         ];
         let b = Batch::build(&rows);
-        assert_eq!(b.tenants["p"]["domainId"], json!("d1"));
+        let domains: Vec<_> = b.tenants["p"]
+            .iter()
+            .map(|t| t.domain_id.as_deref())
+            .collect();
+        assert_eq!(domains, [Some("d1"), None]);
     }
 
     #[test]
@@ -232,6 +245,6 @@ mod tests {
         let named =
             map_trace(&t, &TraceContext::new("p", "r").with_domain("d1", None)).expect("maps");
         let b = Batch::build([&named]);
-        assert_eq!(b.domains.get("d1"), Some(&Some("named".to_owned())));
+        assert_eq!(b.domains.get("d1"), Some(&Some("named")));
     }
 }
