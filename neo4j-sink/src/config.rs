@@ -69,6 +69,9 @@ pub struct RawArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value = "1048576")]
     pub max_body_bytes: String,
+    /// Request body bytes that may wait for their commit at once; beyond it requests get 429.
+    #[arg(long, env = "QUEUE_MAX_BYTES", default_value = "67108864")]
+    pub queue_max_bytes: String,
     /// Comma-separated CloudEvent type prefixes that are accepted.
     #[arg(
         long,
@@ -168,6 +171,8 @@ pub struct Settings {
     pub batch: BatchSettings,
     /// Body size limit in bytes.
     pub max_body_bytes: usize,
+    /// Bytes of request bodies in flight at once (at least `max_body_bytes`).
+    pub queue_max_bytes: usize,
     /// Accepted event type prefixes.
     pub accepted_type_prefixes: Vec<String>,
     /// Retry-After for 503.

@@ -23,12 +23,15 @@ use futures::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Limits and answers that do not change while running.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest body in bytes.
     pub max_body_bytes: usize,
+    /// Request body bytes in flight at once (QUEUE_MAX_BYTES); holds one permit per byte.
+    pub inflight_bytes: Arc<Semaphore>,
     /// Retry-After for 503.
     pub retry_after_unavailable: Duration,
     /// Retry-After for 429.
@@ -172,6 +175,9 @@ async fn handle(
         }
         return Err(Problem::too_large(limit));
     }
+    // Bodies in flight are bounded in bytes too: events can be large, and a
+    // count-only bound would not bound memory. The permit lives until the answer.
+    let reserved_declared = declared.map(|n| reserve(state, n)).transpose()?;
     let Some(unread) = body.take() else {
         return Err(Problem::internal(
             "body_missing",
@@ -179,6 +185,12 @@ async fn handle(
         ));
     };
     let bytes = read_body(unread, limit).await?;
+    let reserved_read = match reserved_declared {
+        None => Some(reserve(state, bytes.len())?),
+        Some(_) => None,
+    };
+    // Held until the answer is built at the end of this function.
+    let _budget = (reserved_declared, reserved_read);
     let decoded = decode(mode, headers, &bytes, &state.rules)
         .inspect_err(|_| state.metrics.count_events(outcome::INVALID, 1))?;
     let total = decoded.events.len();
@@ -216,6 +228,23 @@ async fn handle(
         Mode::Batch => Err(Problem::refused_events(total, refused)),
         _ => Err(Problem::bad_event(refused.swap_remove(0).reason)),
     }
+}
+
+/// Takes `n` bytes of the in-flight budget, or refuses with 429.
+fn reserve(state: &AppState, n: usize) -> Result<tokio::sync::SemaphorePermit<'_>, Problem> {
+    let permits = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+    state
+        .limits
+        .inflight_bytes
+        .try_acquire_many(permits)
+        .map_err(|_| {
+            state.metrics.count_events(outcome::QUEUE_FULL, 1);
+            Problem::queue_full(
+                "the request bodies waiting for their commit already take the byte budget \
+             (QUEUE_MAX_BYTES); retry later",
+                state.limits.retry_after_queue_full,
+            )
+        })
 }
 
 /// Queues the events and waits for their commit. `Err` is the answer when

@@ -14,6 +14,15 @@ struct Harness {
 }
 
 async fn harness_with(store: MemoryStore, capacity: usize, ready: bool) -> Harness {
+    harness_bytes(store, capacity, ready, 1 << 20).await
+}
+
+async fn harness_bytes(
+    store: MemoryStore,
+    capacity: usize,
+    ready: bool,
+    inflight_bytes: usize,
+) -> Harness {
     let store = Arc::new(store);
     let metrics = Metrics::new().expect("metrics");
     let settings = BatchSettings {
@@ -38,6 +47,7 @@ async fn harness_with(store: MemoryStore, capacity: usize, ready: bool) -> Harne
         }),
         limits: Limits {
             max_body_bytes: 4096,
+            inflight_bytes: Arc::new(tokio::sync::Semaphore::new(inflight_bytes)),
             retry_after_unavailable: Duration::from_secs(5),
             retry_after_queue_full: Duration::from_secs(1),
         },
@@ -345,4 +355,50 @@ async fn metrics_and_readyz_when_ready() {
         text.contains("neo4j_sink_requests_total{code=\"202\"} 1"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn the_byte_budget_of_bodies_in_flight_means_429() {
+    let h = harness_bytes(MemoryStore::closed(), 100, true, 400).await;
+    let payload = serde_json::to_vec(&structured("big1")).expect("json");
+    assert!(
+        payload.len() > 200 && payload.len() <= 400,
+        "{}",
+        payload.len()
+    );
+    let first = {
+        let (http, base, body) = (h.http.clone(), h.base.clone(), payload.clone());
+        tokio::spawn(async move {
+            http.post(&base)
+                .header("content-type", "application/cloudevents+json")
+                .body(body)
+                .send()
+                .await
+                .expect("request")
+                .status()
+        })
+    };
+    while h.state.batcher.depth() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let r = h
+        .post(
+            "application/cloudevents+json",
+            serde_json::to_vec(&structured("big2")).expect("json"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(body(r).await["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("QUEUE_MAX_BYTES")));
+    h.store.open();
+    assert_eq!(first.await.expect("joined"), StatusCode::ACCEPTED);
+    // The budget is returned after the answer.
+    let r = h
+        .post(
+            "application/cloudevents+json",
+            serde_json::to_vec(&structured("big3")).expect("json"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
 }

@@ -101,6 +101,7 @@ impl Sink {
             }),
             limits: Limits {
                 max_body_bytes: settings.max_body_bytes,
+                inflight_bytes: Arc::new(tokio::sync::Semaphore::new(settings.queue_max_bytes)),
                 retry_after_unavailable: settings.retry_after_unavailable,
                 retry_after_queue_full: settings.retry_after_queue_full,
             },

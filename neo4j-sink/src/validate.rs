@@ -195,18 +195,34 @@ impl RawArgs {
                 &self.log_level,
             ));
         }
+        let max_body_bytes = number::<usize>(
+            "MAX_BODY_BYTES",
+            &self.max_body_bytes,
+            1024,
+            1 << 30,
+            "1048576",
+        )?;
+        let queue_max_bytes = number::<usize>(
+            "QUEUE_MAX_BYTES",
+            &self.queue_max_bytes,
+            1024,
+            1 << 40,
+            "67108864",
+        )?;
+        if queue_max_bytes < max_body_bytes {
+            return Err(err(
+                "QUEUE_MAX_BYTES",
+                format!("must be at least MAX_BODY_BYTES ({max_body_bytes}), or no request of the largest size fits, e.g. 67108864"),
+                &self.queue_max_bytes,
+            ));
+        }
         Ok(Settings {
             listen_addr,
             port,
             neo4j,
             batch,
-            max_body_bytes: number::<usize>(
-                "MAX_BODY_BYTES",
-                &self.max_body_bytes,
-                1024,
-                1 << 30,
-                "1048576",
-            )?,
+            max_body_bytes,
+            queue_max_bytes,
             accepted_type_prefixes,
             retry_after_unavailable: secs(
                 "RETRY_AFTER_UNAVAILABLE_SECS",
