@@ -266,3 +266,41 @@ async fn a_batch_with_bad_events_stores_the_good_ones_then_answers_400() {
     assert_eq!(actions(&graph, &bad_id).await, 0);
     sink.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_queue_answers_429_and_stores_only_what_it_accepted() {
+    let Some(env) = env("a_full_queue_answers_429_and_stores_only_what_it_accepted") else {
+        return;
+    };
+    // One queue place and a long batch delay: the first event holds the place
+    // while the second arrives.
+    let sink = TestSink::ready(&env, &["--queue-capacity=1", "--batch-max-delay-ms=700"]).await;
+    let graph = graph(&env);
+    let run = run_id();
+    let (first_id, second_id) = (format!("{run}-q1"), format!("{run}-q2"));
+    let first = sink.binary(&event(&first_id, &run)).send();
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        sink.binary(&event(&second_id, &run)).send().await
+    };
+    let (first, second) = tokio::join!(first, second);
+    let second = second.expect("answered");
+    assert_eq!(second.status(), 429);
+    assert_eq!(second.headers()["retry-after"], "1");
+    let body: Value = second.json().await.expect("json");
+    assert_eq!(body["error"], "queue_full", "{body}");
+    assert_eq!(first.expect("answered").status(), 202);
+    assert_eq!(actions(&graph, &first_id).await, 1);
+    assert_eq!(actions(&graph, &second_id).await, 0);
+    // Retried after the place is free, the refused event is stored.
+    assert_eq!(
+        sink.binary(&event(&second_id, &run))
+            .send()
+            .await
+            .expect("answered")
+            .status(),
+        202
+    );
+    assert_eq!(actions(&graph, &second_id).await, 1);
+    sink.stop().await;
+}
