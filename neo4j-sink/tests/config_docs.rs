@@ -123,7 +123,7 @@ fn gaps(settings: &[Setting], rows: &[&str]) -> Vec<String> {
             .find(|r| wanted.iter().all(|w| r.contains(w.as_str())));
         match (row, &s.default) {
             (None, _) => gaps.push(format!(
-                "no table row names {} (add `| {} | {} | default | meaning |`)",
+                "no table row names {}; add a row: | {} | {} | default | meaning |",
                 wanted.join(" and "),
                 s.env
                     .as_deref()
@@ -169,6 +169,8 @@ fn every_setting_of_the_binary_is_documented() {
         "query --help: {query:?}"
     );
     all.extend(query);
+    let mut seen = BTreeSet::new();
+    all.retain(|s| seen.insert(s.flag.clone()));
     let section = section();
     let rows = rows(&section);
     let gaps = gaps(&all, &rows);
