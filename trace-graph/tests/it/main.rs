@@ -4,6 +4,7 @@
 mod db;
 mod fixtures;
 mod mapping;
+mod read_back;
 mod retention;
 mod synth;
 mod write;
