@@ -151,6 +151,9 @@ public final class DemoGraph {
                         missing.remove(r.get("id").asString());
                     }
                 }
+            } catch (RuntimeException e) {
+                // A busy or restarting Neo4j: say so and ask again at the next interval, until the deadline.
+                System.out.printf("  Neo4j did not answer the count (%s); asking again%n", e.getMessage());
             }
             long present = total - missing.size();
             Long acked = metricsUrl == null ? null : acknowledged(metricsUrl);
