@@ -19,7 +19,8 @@ use std::time::Duration;
 #[command(
     name = "neo4j-sink",
     version,
-    about = "Stores CTS trace CloudEvents in Neo4j"
+    about = "Stores CTS trace CloudEvents in Neo4j",
+    after_help = "Investigation questions: `neo4j-sink query --list`, then `neo4j-sink query <name> -p key=value` (docs/queries.md)."
 )]
 pub struct RawArgs {
     /// TCP port to listen on (Knative Serving sets PORT).
