@@ -76,7 +76,10 @@ pub struct GraphConfig {
     pub retry_max_backoff: Duration,
     /// Bolt connections in the pool, 1..=256. Default 16.
     pub max_connections: usize,
-    /// How long to wait for a TCP connection to the server. Default 10 s.
+    /// How long to wait for a TCP connection to the server, and (neo4rs uses
+    /// one timeout for both) for each answer of the server. A batch whose
+    /// statement runs longer than this fails as transient, so keep it well
+    /// above the time of one batch. Default 30 s.
     pub connect_timeout: Duration,
 }
 
@@ -97,7 +100,7 @@ impl GraphConfig {
             retry_initial_backoff: Duration::from_millis(50),
             retry_max_backoff: Duration::from_secs(5),
             max_connections: 16,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(30),
         }
     }
 
@@ -180,7 +183,7 @@ impl GraphConfig {
         if self.connect_timeout.is_zero() {
             return bad(
                 "connect_timeout",
-                "must be above zero (e.g. 10 s)".to_owned(),
+                "must be above zero (e.g. 30 s)".to_owned(),
             );
         }
         Ok(())

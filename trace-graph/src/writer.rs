@@ -205,16 +205,6 @@ impl GraphWriter {
         Ok(report)
     }
 
-    /// Writes already mapped rows (for callers that map themselves, e.g. benchmarks).
-    pub async fn write_rows(&self, rows: &[GraphRow]) -> Result<WriteReport, Error> {
-        let indexed: Vec<(usize, GraphRow)> = rows.iter().cloned().enumerate().collect();
-        let mut report = WriteReport::default();
-        for chunk in indexed.chunks(self.config.batch_size) {
-            self.write_chunk(chunk, &mut report).await?;
-        }
-        Ok(report)
-    }
-
     /// One chunk: a transaction, split in halves while the server finds it too large.
     async fn write_chunk(
         &self,
