@@ -103,7 +103,7 @@ macro_rules! resources {
 /// One relationship type from the action `a` to the nodes listed in
 /// `row.<field>`: `CREATE`d for a new action, `MERGE`d for an existing one.
 /// The target is `MERGE`d by key, so it exists even if it was removed
-/// concurrently (by retention) after the node statements ran.
+/// concurrently (by retention) after the node subqueries ran.
 macro_rules! link {
     ($field:literal, $rel:literal, $label:literal, $key:literal) => {
         concat!(

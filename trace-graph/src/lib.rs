@@ -11,9 +11,10 @@
 //!   the service, the user's domain and the real user behind an agency.
 //!   `docs/graph-model.md` describes every node, key and property and why.
 //! - **Writing** ([`GraphWriter`]) owns Cypher, schema, batching and retries.
-//!   Each batch is one transaction of `UNWIND` statements (one per node label
-//!   and relationship type, shared nodes deduplicated, every list sorted by
-//!   key so concurrent writers lock in one order). `MERGE` matches on node
+//!   Each batch is one transaction running one `UNWIND` statement: shared
+//!   nodes first (deduplicated in Rust), then one row per trace with the
+//!   `Action` and all its relationships; every list is sorted by key so
+//!   concurrent writers lock in one order. `MERGE` matches on node
 //!   keys only and `SET` adds the rest, so writing the same traces again
 //!   changes nothing. Transient failures (deadlocks, `Neo.TransientError.*`,
 //!   dropped connections) rerun the whole transaction with jittered backoff;

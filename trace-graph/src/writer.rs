@@ -1,7 +1,7 @@
 //! The writer: the only part of the crate that talks to Neo4j.
 //!
-//! One batch is one explicit transaction running the statements of
-//! the `cypher` module in order. A transient failure reruns the whole
+//! One batch is one explicit transaction running the one write statement of
+//! the `cypher` module. A transient failure reruns the whole
 //! transaction (neo4rs never retries explicit ones); a batch that is too
 //! large for the server is split in halves until it fits, and a single
 //! trace that still does not fit is rejected on its own.
