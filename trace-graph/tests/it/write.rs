@@ -251,3 +251,84 @@ async fn ping_answers_while_the_server_is_up() {
         );
     }
 }
+
+/// A real transient failure: the writer's transaction is terminated on the
+/// server while it waits for a lock; the writer runs it again and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_transaction_is_run_again() {
+    let Some((writer, graph)) = db::writer("a_terminated_transaction_is_run_again").await else {
+        return;
+    };
+    let run = db::run_id("term");
+    let trace = |n: u32, user_id: &str| {
+        let t = json!({"trace_id": format!("{run}{n}"), "time": 1_717_000_000_000_i64,
+                       "user": {"id": user_id, "name": "locked", "domain": {"id": format!("{run}dom")}}});
+        TraceRecord::new(
+            serde_json::from_value(t).expect("trace"),
+            trace_graph::TraceContext::new(format!("{run}p"), "eu-de"),
+        )
+    };
+    writer
+        .write(&[trace(1, "id-1")])
+        .await
+        .expect("first write");
+    let key = format!("{run}dom/name:locked");
+
+    // Hold a write lock on the user, so the next write (a changed user id) must wait.
+    let mut holder = graph.start_txn().await.expect("txn");
+    holder
+        .run(query("MATCH (u:User {key: $k}) SET u.heldByTest = true").param("k", key.as_str()))
+        .await
+        .expect("lock");
+    let w = writer.clone();
+    let second = trace(2, "id-2");
+    let pending = tokio::spawn(async move { w.write(&[second]).await });
+
+    // Find the writer's blocked transaction and terminate it.
+    let mut terminated = false;
+    for _ in 0..100 {
+        let blocked = rows(
+            &graph,
+            query(
+                "SHOW TRANSACTIONS YIELD transactionId, currentQuery, status, parameters \
+                 WHERE currentQuery CONTAINS 'UNWIND $regions' AND status STARTS WITH 'Blocked' \
+                 AND any(a IN parameters.actions WHERE a.key STARTS WITH $run) \
+                 RETURN collect(transactionId) AS ids",
+            )
+            .param("run", run.as_str()),
+        )
+        .await;
+        let ids = blocked[0]["ids"].clone();
+        if ids.as_array().is_some_and(|a| !a.is_empty()) {
+            let ids: Vec<String> = serde_json::from_value(ids).expect("ids");
+            let outcome = rows(
+                &graph,
+                query("TERMINATE TRANSACTIONS $ids YIELD transactionId, message RETURN transactionId, message")
+                    .param("ids", ids),
+            )
+            .await;
+            terminated = outcome
+                .iter()
+                .any(|r| r["message"] == json!("Transaction terminated."));
+            assert!(terminated, "TERMINATE TRANSACTIONS answered {outcome:?}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    holder.rollback().await.expect("release the lock");
+    let report = pending.await.expect("task").expect("written after a retry");
+    assert!(
+        terminated,
+        "the writer's transaction was never seen waiting"
+    );
+    assert_eq!(report.written, 1);
+    assert!(report.retries >= 1, "{report:?}");
+    let user = rows(
+        &graph,
+        query("MATCH (u:User {key: $k}) RETURN u.id AS id, u.heldByTest AS held")
+            .param("k", key.as_str()),
+    )
+    .await;
+    assert_eq!(user[0], json!({"id": "id-2", "held": null}));
+    db::cleanup(&graph, &run).await;
+}
