@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::Trace;
+use crate::{Error, Trace};
 
 /// One page of traces and the marker that leads to the next.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -19,6 +19,23 @@ pub struct TracePage {
     pub marker: Option<String>,
     /// `meta_data.count` as sent (the count of this page).
     pub count: Option<u64>,
+}
+
+impl TracePage {
+    /// Decodes a trace-list response body (`{"traces": [...], "meta_data": {...}}`)
+    /// exactly as [`CtsClient::list_traces`](crate::CtsClient::list_traces) does,
+    /// including the checks for empty, HTML and truncated bodies.
+    /// `content_type` is the response's `Content-Type` header, if any.
+    ///
+    /// Public so recorded responses and fuzz inputs (docs/fuzzing.md) can be
+    /// replayed without a server.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the problem, the offending trace (for a field
+    /// of the wrong type) and a bounded snippet of the body.
+    pub fn from_body(body: &[u8], content_type: Option<&str>) -> Result<TracePage, Error> {
+        crate::decode::page(body, content_type, "the trace list")
+    }
 }
 
 /// The wire shape; `traces` must be present (null counts as empty).

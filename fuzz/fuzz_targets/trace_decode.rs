@@ -1,0 +1,7 @@
+//! Fuzz target `trace_decode`: see harness/trace_decode.rs (shared with the replay test) and docs/fuzzing.md.
+#![no_main]
+
+#[path = "../harness/trace_decode.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::run(data));
