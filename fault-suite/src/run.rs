@@ -1,0 +1,461 @@
+//! One run of the suite, start to verdict: fresh Neo4j, emulator, sinks,
+//! exporters; the fault schedule while traces flow; the cut-off and drain;
+//! SIGTERM to everything; the checks. Every process is watched throughout:
+//! one that exits unasked is recorded (and started again, so the run can
+//! still say what else went wrong).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+
+use crate::graph::Checks;
+use crate::neo4j_local::{Conn, Neo4jLocal};
+use crate::procs::{Managed, Unexpected};
+use crate::profile::{FaultKind, Profile, Step};
+use crate::report::{FaultLine, Report, Shutdown};
+use crate::stack::{self, EmulatorInfo, EXPORTERS, SINKS};
+use crate::truth::{self, Comparison, Truth};
+
+/// Where things are.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directory of the built binaries (`target/release` or `target/debug`).
+    pub bin_dir: PathBuf,
+    /// Repository root (for `scripts/neo4j-local`).
+    pub repo: PathBuf,
+    /// Directory for this run's logs and files.
+    pub run_dir: PathBuf,
+}
+
+/// Stops the suite's Neo4j when a run ends early (error or Ctrl-C).
+struct Neo4jGuard(Option<Neo4jLocal>);
+
+impl Drop for Neo4jGuard {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.take() {
+            n.stop_blocking();
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The running processes and what happened to them.
+struct Stack {
+    emulator: Managed,
+    sinks: Vec<Managed>,
+    sink_ports: Vec<u16>,
+    exporters: Vec<Managed>,
+    exporter_sink: Vec<usize>,
+    unexpected: Vec<Unexpected>,
+    started: Instant,
+}
+
+impl Stack {
+    fn say(&self, what: &str) {
+        println!("[{:>6.1} s] {what}", self.started.elapsed().as_secs_f64());
+    }
+
+    /// Reaps processes that exited unasked; sinks and exporters are started again.
+    fn check_all(&mut self) -> anyhow::Result<()> {
+        if let Some(u) = self.emulator.check() {
+            self.unexpected.push(u.clone());
+            bail!(
+                "the emulator exited on its own ({}); its state cannot be restored, see {}",
+                u.status,
+                u.log.display()
+            );
+        }
+        for p in self.sinks.iter_mut().chain(self.exporters.iter_mut()) {
+            if let Some(u) = p.check() {
+                println!(
+                    "            {} exited on its own ({}), see {}; starting it again",
+                    u.name,
+                    u.status,
+                    u.log.display()
+                );
+                self.unexpected.push(u);
+                p.start()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drives `fut` to completion while watching the processes.
+    async fn watch_while<T>(&mut self, fut: impl Future<Output = T>) -> anyhow::Result<T> {
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            tokio::select! {
+                out = &mut fut => return Ok(out),
+                _ = tokio::time::sleep(Duration::from_millis(250)) => self.check_all()?,
+            }
+        }
+    }
+
+    async fn watch(&mut self, d: Duration) -> anyhow::Result<()> {
+        self.watch_while(tokio::time::sleep(d)).await
+    }
+}
+
+/// Runs the suite and returns its report (an `Err` means it could not run).
+pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
+    let run = opts.run_dir.as_path();
+    std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    let t0 = Instant::now();
+    let mut phases = Vec::new();
+    let mut phase_start = Instant::now();
+    let mut end_phase = |name: &str, start: &mut Instant| {
+        phases.push((name.to_string(), start.elapsed()));
+        *start = Instant::now();
+    };
+    let say = |what: &str| println!("[{:>6.1} s] {what}", t0.elapsed().as_secs_f64());
+
+    // ---- start-up
+    let neo4j = Neo4jLocal::new(&opts.repo, &run.join("neo4j-local.log"));
+    let mut guard = Neo4jGuard(Some(neo4j.clone()));
+    say("resetting and starting the suite's Neo4j (port 7698, .local/neo4j-faults)");
+    neo4j.reset().await?;
+    let took = neo4j.start().await?;
+    say(&format!("Neo4j ready after {:.1} s", took.as_secs_f64()));
+    let conn = neo4j.conn().await?;
+
+    let mut emulator = stack::emulator(&opts.bin_dir, run, profile);
+    emulator.start()?;
+    let info = stack::emulator_info(&mut emulator).await?;
+    say(&format!(
+        "emulator at {} ({} + {} history traces, {}/s per project live, up to {} s late, 5% 500 / 2% 429)",
+        info.base_url,
+        profile.history_per_project,
+        profile.history_per_project,
+        profile.live_rate,
+        profile.max_ingestion_delay_secs
+    ));
+
+    let mut stack = start_sinks_and_exporters(
+        &opts.bin_dir,
+        run,
+        profile,
+        &conn,
+        &info,
+        emulator,
+        &http,
+        t0,
+    )
+    .await?;
+    end_phase("start-up", &mut phase_start);
+
+    // ---- faults
+    let mut injected: Vec<(FaultKind, usize)> = Vec::new();
+    let mut neo4j_stopped_at = None;
+    for step in &profile.steps {
+        match *step {
+            Step::Sleep(d) => stack.watch(d).await?,
+            Step::KillSink { sink, down } => {
+                let pid = stack.sinks[sink].kill().await?;
+                stack.say(&format!("SIGKILL {} (pid {pid})", SINKS[sink]));
+                stack.watch(down).await?;
+                stack.sinks[sink].start()?;
+                stack.say(&format!("{} started again", SINKS[sink]));
+            }
+            Step::KillExporter { exporter, down } => {
+                let pid = stack.exporters[exporter].kill().await?;
+                stack.say(&format!("SIGKILL {} (pid {pid})", EXPORTERS[exporter]));
+                stack.watch(down).await?;
+                let other = 1 - stack.exporter_sink[exporter];
+                stack.exporter_sink[exporter] = other;
+                let url = stack::sink_url(stack.sink_ports[other]);
+                stack.exporters[exporter].spec.set("K_SINK", url);
+                stack.exporters[exporter].start()?;
+                stack.say(&format!(
+                    "{} started again from its state file, now sending to {}",
+                    EXPORTERS[exporter], SINKS[other]
+                ));
+            }
+            Step::StopNeo4j => {
+                let took = stack.watch_while(neo4j.stop()).await??;
+                neo4j_stopped_at = Some(Instant::now());
+                stack.say(&format!("Neo4j stopped (took {:.1} s)", took.as_secs_f64()));
+            }
+            Step::StartNeo4j { outage } => {
+                let since = neo4j_stopped_at.map(|t| t.elapsed()).unwrap_or(outage);
+                stack.watch(outage.saturating_sub(since)).await?;
+                stack.say(&format!(
+                    "starting Neo4j again after {:.1} s down",
+                    neo4j_stopped_at
+                        .map(|t| t.elapsed().as_secs_f64())
+                        .unwrap_or(0.0)
+                ));
+                let took = stack.watch_while(neo4j.start()).await??;
+                stack.say(&format!(
+                    "Neo4j ready again after {:.1} s",
+                    took.as_secs_f64()
+                ));
+            }
+        }
+        if let Some(kind) = step.fault() {
+            match injected.iter_mut().find(|(k, _)| *k == kind) {
+                Some(slot) => slot.1 += 1,
+                None => injected.push((kind, 1)),
+            }
+        }
+    }
+    end_phase("faults", &mut phase_start);
+
+    // ---- cut-off and drain
+    let mut expected_truths = Vec::new();
+    for p in &info.projects {
+        expected_truths.push(truth::fetch(&http, &info.base_url, &p.id).await?);
+    }
+    let cutoff = now_ms();
+    let expected = truth::id_sets(&expected_truths)?;
+    stack.say(&format!(
+        "cut-off: {} traces visible ({}), {} still pending; waiting until both exporters' watermarks pass it",
+        expected.values().map(|s| s.len()).sum::<usize>(),
+        expected_truths.iter().map(|t| t.trace_ids.len().to_string()).collect::<Vec<_>>().join(" + "),
+        expected_truths.iter().map(|t| t.pending_count).sum::<usize>()
+    ));
+    let drained = drain(&mut stack, run, cutoff, profile.drain_timeout).await?;
+    end_phase("drain", &mut phase_start);
+
+    // ---- shutdown: exporters first (they save their state), then the sinks
+    // (they commit what they accepted), then the emulator.
+    let mut shutdowns = Vec::new();
+    for p in stack.exporters.iter_mut() {
+        shutdowns.push(stop(p, Duration::from_secs(30)).await?);
+    }
+    let mut final_truths: Vec<Truth> = Vec::new();
+    for p in &info.projects {
+        final_truths.push(truth::fetch(&http, &info.base_url, &p.id).await?);
+    }
+    for p in stack.sinks.iter_mut() {
+        shutdowns.push(stop(p, Duration::from_secs(35)).await?);
+    }
+    shutdowns.push(stop(&mut stack.emulator, Duration::from_secs(15)).await?);
+    say(&format!(
+        "SIGTERM sent to every process: {}",
+        shutdowns
+            .iter()
+            .map(|s| format!(
+                "{} exit {}",
+                s.name,
+                s.code.map_or("none".to_string(), |c| c.to_string())
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    end_phase("shutdown", &mut phase_start);
+
+    // ---- checks
+    let checks = Checks::connect(&conn)?;
+    let found = checks.actions().await?;
+    let at_end = truth::id_sets(&final_truths)?;
+    let comparison = Comparison::new(&expected, &at_end, &found);
+    let keys = checks.keys().await?;
+    let repeated = checks.repeated_relationships().await?;
+    drop(checks);
+    end_phase("checks", &mut phase_start);
+    match neo4j.stop().await {
+        Ok(_) => guard.0 = None,
+        Err(e) => say(&format!("stopping Neo4j at the end failed: {e:#}")),
+    }
+
+    let restarts = stack
+        .exporters
+        .iter()
+        .map(|e| {
+            let later: Vec<u32> = (2..=e.incarnations()).collect();
+            let resumed = later
+                .iter()
+                .filter(|n| stack::resumed_from_state(&e.log_of(**n)))
+                .count();
+            (e.name.clone(), later.len(), resumed)
+        })
+        .collect();
+    let exporter_logs: Vec<PathBuf> = list_logs(run, "exporter-")?;
+    let (cts_500, cts_429) = stack::cts_faults_seen(&exporter_logs);
+    let dead_letters = EXPORTERS
+        .iter()
+        .map(|n| stack::dead_letters(&stack::dead_letter_file(run, n)))
+        .sum();
+    let faults = [
+        (FaultKind::SinkKill, "sink SIGKILL + restart"),
+        (FaultKind::Neo4jOutage, "Neo4j stopped 20 s + restarted"),
+        (
+            FaultKind::ExporterAKill,
+            "exporter A SIGKILL + restart from state",
+        ),
+        (
+            FaultKind::ExporterBKill,
+            "exporter B SIGKILL + restart from state",
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, what)| FaultLine {
+        what: what.to_string(),
+        planned: profile.planned(kind),
+        injected: injected
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n),
+    })
+    .collect();
+    Ok(Report {
+        form: profile.form.to_string(),
+        faults,
+        cts_500,
+        cts_429,
+        comparison,
+        keys,
+        repeated,
+        shutdowns,
+        unexpected: stack.unexpected,
+        dead_letters,
+        restarts,
+        drained,
+        phases,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start_sinks_and_exporters(
+    bin: &Path,
+    run: &Path,
+    profile: &Profile,
+    conn: &Conn,
+    info: &EmulatorInfo,
+    emulator: Managed,
+    http: &reqwest::Client,
+    t0: Instant,
+) -> anyhow::Result<Stack> {
+    let mut sinks = Vec::new();
+    let mut sink_ports = Vec::new();
+    for name in SINKS {
+        let port = stack::free_port()?;
+        let mut s = stack::sink(bin, run, name, port, conn);
+        s.start()?;
+        sinks.push(s);
+        sink_ports.push(port);
+    }
+    for (s, port) in sinks.iter_mut().zip(&sink_ports) {
+        stack::wait_ready(http, s, *port, Duration::from_secs(90)).await?;
+    }
+    println!(
+        "[{:>6.1} s] sinks ready on ports {} and {}",
+        t0.elapsed().as_secs_f64(),
+        sink_ports[0],
+        sink_ports[1]
+    );
+    // Exporter A starts on sink 1 and B on sink 2; each restart switches
+    // its exporter to the other sink.
+    let mut exporters = Vec::new();
+    for (i, name) in EXPORTERS.iter().enumerate() {
+        let mut e = stack::exporter(
+            bin,
+            run,
+            name,
+            &info.projects[i],
+            &stack::sink_url(sink_ports[i]),
+            profile,
+        );
+        e.start()?;
+        exporters.push(e);
+    }
+    println!(
+        "[{:>6.1} s] exporters started: exporter-a ({}) -> sink-1, exporter-b ({}) -> sink-2",
+        t0.elapsed().as_secs_f64(),
+        info.projects[0].name,
+        info.projects[1].name
+    );
+    Ok(Stack {
+        emulator,
+        sinks,
+        sink_ports,
+        exporters,
+        exporter_sink: vec![0, 1],
+        unexpected: Vec::new(),
+        started: t0,
+    })
+}
+
+/// Waits until both exporters saved a watermark past `cutoff`; false on timeout.
+async fn drain(
+    stack: &mut Stack,
+    run: &Path,
+    cutoff: i64,
+    bound: Duration,
+) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    loop {
+        let marks: Vec<Option<i64>> = EXPORTERS
+            .iter()
+            .map(|n| stack::saved_watermark(&stack::state_file(run, n)))
+            .collect();
+        if marks.iter().all(|m| m.is_some_and(|w| w > cutoff)) {
+            stack.say(&format!(
+                "drained: both watermarks passed the cut-off after {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
+            return Ok(true);
+        }
+        if started.elapsed() > bound {
+            stack.say(&format!(
+                "drain timeout after {} s: watermarks {:?}, cut-off {cutoff}",
+                bound.as_secs(),
+                marks
+            ));
+            return Ok(false);
+        }
+        if last_report.elapsed() > Duration::from_secs(15) {
+            last_report = Instant::now();
+            let behind: Vec<String> = marks
+                .iter()
+                .map(|m| {
+                    m.map_or("none".into(), |w| {
+                        format!("{:.1} s", (cutoff - w) as f64 / 1000.0)
+                    })
+                })
+                .collect();
+            stack.say(&format!(
+                "draining: watermarks behind the cut-off by {}",
+                behind.join(", ")
+            ));
+        }
+        stack.watch(Duration::from_millis(500)).await?;
+    }
+}
+
+async fn stop(p: &mut Managed, bound: Duration) -> anyhow::Result<Shutdown> {
+    let (status, took) = p.terminate(bound).await?;
+    Ok(Shutdown {
+        name: p.name.clone(),
+        code: status.and_then(|s| s.code()),
+        took,
+    })
+}
+
+fn list_logs(run: &Path, prefix: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(run).with_context(|| format!("listing {}", run.display()))? {
+        let path = e?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with(prefix) && name.ends_with(".log") {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
