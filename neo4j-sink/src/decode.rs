@@ -232,6 +232,16 @@ fn check_structured_attributes(map: &Map<String, Value>) -> Result<(), EventErro
             }
         }
     }
+    if let Some(Value::String(ct)) = map.get("datacontenttype") {
+        if !is_json_media_type(ct) {
+            // Checked before the SDK reads the event: it would refuse JSON data
+            // declared as text with a message naming neither field.
+            return Err(EventError::new(
+                "invalid_data",
+                format!("datacontenttype {ct:?} is not JSON; the data must be a CTS trace as application/json"),
+            ));
+        }
+    }
     Ok(())
 }
 

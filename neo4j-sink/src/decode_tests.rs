@@ -166,6 +166,29 @@ fn non_ascii_required_header_is_named_not_called_missing() {
 }
 
 #[test]
+fn structured_text_datacontenttype_is_invalid_data_whatever_the_data() {
+    for data in [json!({"trace_id": "a"}), json!("{\"trace_id\": \"a\"}")] {
+        let mut e = structured_event("a");
+        e["datacontenttype"] = json!("text/plain");
+        e["data"] = data;
+        let body = serde_json::to_vec(&e).expect("json");
+        let d = decode(Mode::Structured, &HeaderMap::new(), &body, &rules()).expect("decodes");
+        let refused = d
+            .events
+            .into_iter()
+            .next()
+            .expect("one")
+            .expect_err("refused");
+        assert_eq!(refused.reason.error, "invalid_data");
+        assert!(
+            refused.reason.detail.contains("text/plain"),
+            "{}",
+            refused.reason.detail
+        );
+    }
+}
+
+#[test]
 fn bodies_that_are_not_events() {
     let p = decode(Mode::Structured, &HeaderMap::new(), b"not json", &rules()).expect_err("400");
     assert_eq!(p.error, "not_a_cloudevent");
