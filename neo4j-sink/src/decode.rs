@@ -18,6 +18,7 @@ use crate::problem::{EventError, Problem, RefusedEvent};
 use axum::http::{header, HeaderMap};
 use cloudevents::binding::http::to_event;
 use cloudevents::Event;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// How the request carries its event(s).
@@ -177,11 +178,59 @@ fn binary(headers: &HeaderMap, body: &[u8]) -> Result<Event, EventError> {
         }
     }
     to_event(headers, body.to_vec()).map_err(|e| {
-        EventError::new(
-            "invalid_attribute",
-            format!("the CloudEvent headers are invalid: {e}"),
+        // The SDK's message names no attribute: find the header it refused by
+        // reading the headers without each parsed one in turn.
+        let culprit = PARSED.iter().find(|(attr, _)| {
+            let name = format!("ce-{attr}");
+            headers.contains_key(&name) && {
+                let mut rest = headers.clone();
+                rest.remove(&name);
+                to_event(&rest, Vec::new()).is_ok()
+            }
+        });
+        invalid_attribute(
+            e,
+            culprit.map(|(a, rule)| (format!("ce-{a} header"), *rule)),
         )
     })
+}
+
+/// The attributes of the CloudEvents core (and structured-mode data members);
+/// every other member of a structured event is an extension.
+const CORE: [&str; 10] = [
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
+    "data",
+    "data_base64",
+];
+
+/// Optional attributes the SDK parses, with the rule their value follows.
+const PARSED: [(&str, &str); 3] = [
+    ("time", "an RFC 3339 timestamp, e.g. 2023-11-14T22:13:20Z"),
+    (
+        "dataschema",
+        "an absolute URI, e.g. https://example.com/trace.json",
+    ),
+    ("data_base64", "base64 text (RFC 4648) of the JSON trace"),
+];
+
+fn invalid_attribute(
+    sdk_error: impl std::fmt::Display,
+    culprit: Option<(String, &str)>,
+) -> EventError {
+    let detail = match culprit {
+        Some((what, rule)) => {
+            format!("the CloudEvent {what} is invalid ({sdk_error}); it must be {rule}")
+        }
+        None => format!("the CloudEvent is invalid: {sdk_error}"),
+    };
+    EventError::new("invalid_attribute", detail)
 }
 
 fn structured(value: Value, index: usize, rules: &EventRules) -> Result<SinkEvent, RefusedEvent> {
@@ -201,10 +250,19 @@ fn structured(value: Value, index: usize, rules: &EventRules) -> Result<SinkEven
         )));
     };
     check_structured_attributes(&map).map_err(refuse)?;
-    let event: Event = serde_json::from_value(Value::Object(map)).map_err(|e| {
-        refuse(EventError::new(
-            "invalid_attribute",
-            format!("the CloudEvent is invalid: {e}"),
+    let value = Value::Object(map);
+    let event = Event::deserialize(&value).map_err(|e| {
+        // As in binary mode: name the attribute the SDK refused.
+        let culprit = PARSED.iter().find(|(attr, _)| {
+            value.get(attr).is_some() && {
+                let mut rest = value.clone();
+                rest.as_object_mut().map(|m| m.remove(*attr));
+                Event::deserialize(&rest).is_ok()
+            }
+        });
+        refuse(invalid_attribute(
+            e,
+            culprit.map(|(a, rule)| (format!("attribute `{a}`"), *rule)),
         ))
     })?;
     rules.check(event).map_err(refuse)
@@ -230,6 +288,27 @@ fn check_structured_attributes(map: &Map<String, Value>) -> Result<(), EventErro
                     ),
                 ))
             }
+        }
+    }
+    for (name, value) in map {
+        let scalar = match value {
+            Value::String(_) | Value::Bool(_) => true,
+            Value::Number(n) => n.is_i64(),
+            _ => false,
+        };
+        if !scalar && !CORE.contains(&name.as_str()) {
+            return Err(EventError::new(
+                "invalid_attribute",
+                format!(
+                    "the CloudEvent extension attribute `{name}` must be a string, a boolean or an \
+                     integer, got {}",
+                    if value.is_number() {
+                        "a number that is not a whole 64-bit integer"
+                    } else {
+                        kind(value)
+                    }
+                ),
+            ));
         }
     }
     if let Some(Value::String(ct)) = map.get("datacontenttype") {

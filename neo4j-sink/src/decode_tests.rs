@@ -195,3 +195,82 @@ fn bodies_that_are_not_events() {
     let p = decode(Mode::Batch, &HeaderMap::new(), b"{}", &rules()).expect_err("400");
     assert!(p.detail.contains("JSON array"), "{}", p.detail);
 }
+
+#[test]
+fn the_attribute_the_sdk_refuses_is_named_with_its_rule() {
+    for (attr, value, rule) in [
+        ("time", json!("yesterday"), "RFC 3339"),
+        ("time", json!("10000-01-01T00:00:00Z"), "RFC 3339"),
+        ("data_base64", json!("!!not base64!!"), "base64"),
+    ] {
+        let mut e = structured_event("a");
+        if attr == "data_base64" {
+            e.as_object_mut().expect("object").remove("data");
+        }
+        e[attr] = value;
+        let body = serde_json::to_vec(&e).expect("json");
+        let d = decode(Mode::Structured, &HeaderMap::new(), &body, &rules()).expect("decodes");
+        let refused = d
+            .events
+            .into_iter()
+            .next()
+            .expect("one")
+            .expect_err("refused");
+        assert_eq!(refused.reason.error, "invalid_attribute");
+        let detail = refused.reason.detail;
+        assert!(
+            detail.contains(&format!("`{attr}`")) && detail.contains(rule),
+            "{detail}"
+        );
+    }
+    let mut h = binary_headers("1.0");
+    h.insert("ce-time", HeaderValue::from_static("not-a-time"));
+    let d = decode(Mode::Binary, &h, br#"{"trace_id":"t1"}"#, &rules()).expect("decodes");
+    let refused = d
+        .events
+        .into_iter()
+        .next()
+        .expect("one")
+        .expect_err("refused");
+    assert_eq!(refused.reason.error, "invalid_attribute");
+    assert!(
+        refused.reason.detail.contains("ce-time header"),
+        "{}",
+        refused.reason.detail
+    );
+}
+
+#[test]
+fn an_extension_that_is_no_scalar_is_named() {
+    for (value, got) in [
+        (json!({"a": 1}), "an object"),
+        (json!(1.5), "not a whole"),
+        (json!(null), "null"),
+    ] {
+        let mut e = structured_event("a");
+        e["service"] = value;
+        let body = serde_json::to_vec(&e).expect("json");
+        let d = decode(Mode::Structured, &HeaderMap::new(), &body, &rules()).expect("decodes");
+        let refused = d
+            .events
+            .into_iter()
+            .next()
+            .expect("one")
+            .expect_err("refused");
+        assert_eq!(refused.reason.error, "invalid_attribute");
+        let detail = refused.reason.detail;
+        assert!(
+            detail.contains("`service`") && detail.contains(got),
+            "{detail}"
+        );
+    }
+    let mut e = structured_event("a");
+    e["rank"] = json!(7);
+    e["flag"] = json!(true);
+    let body = serde_json::to_vec(&e).expect("json");
+    let d = decode(Mode::Structured, &HeaderMap::new(), &body, &rules()).expect("decodes");
+    assert!(
+        d.events[0].is_ok(),
+        "integer and boolean extensions are accepted"
+    );
+}
