@@ -118,7 +118,7 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -
         // a socket with unread data resets the connection, and the sender would
         // see a reset instead of the answer (and retry a request that can never
         // succeed). Bounded, so a huge upload is cut off instead.
-        drain(unread, 2 * state.limits.max_body_bytes).await;
+        drain(unread, drain_cap(state.limits.max_body_bytes)).await;
     }
     state
         .metrics
@@ -169,7 +169,7 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     if declared.is_some_and(|n: usize| n > limit) {
-        if declared.is_some_and(|n| n > 2 * limit) {
+        if declared.is_some_and(|n| n > drain_cap(limit)) {
             // Too big to drain: answer now; the connection will be closed.
             body.take();
         }
@@ -313,12 +313,24 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
         if buf.len() + chunk.len() > limit {
             let seen = buf.len() + chunk.len();
             drop(buf);
-            drain_stream(&mut stream, seen, 2 * limit).await;
+            drain_stream(&mut stream, seen, drain_cap(limit)).await;
             return Err(Problem::too_large(limit));
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// How much of a body the sink still reads (and discards) to answer a request
+/// it refuses, as a multiple of `MAX_BODY_BYTES`. Closing a connection with
+/// unread data resets it; a sender that sees the reset instead of the 413 (or
+/// 400) retries a request that can never succeed, as Knative does for any
+/// connection error. Reading is cheap (nothing is kept); past this bound the
+/// connection is closed after the answer.
+const DRAIN_FACTOR: usize = 16;
+
+fn drain_cap(limit: usize) -> usize {
+    limit.saturating_mul(DRAIN_FACTOR)
 }
 
 /// Reads and discards a body, stopping after `cap` bytes.
