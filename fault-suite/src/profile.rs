@@ -138,7 +138,7 @@ impl Profile {
             },
             Form::Long => Profile {
                 form,
-                history_per_project: 40_000,
+                history_per_project: 45_000,
                 history_span_secs: 7_200,
                 live_rate: 60.0,
                 max_ingestion_delay_secs: 180,

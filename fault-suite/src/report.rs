@@ -187,6 +187,16 @@ impl Report {
             "| fault: CTS answered 500 / 429 (always on, seen by the exporters) | {} / {} |",
             self.cts_500, self.cts_429
         );
+        let resumed: Vec<String> = self
+            .restarts
+            .iter()
+            .map(|(n, r, ok)| format!("{n} {ok} of {r}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| exporter restarts that resumed from their state file | {} |",
+            resumed.join(", ")
+        );
         let _ = writeln!(
             s,
             "| traces expected (visible at the cut-off) | {} |",
