@@ -426,6 +426,24 @@ mod tests {
         assert_eq!(again, t);
     }
 
+    /// Found by the `trace_decode` fuzz target: a long decimal in an unknown
+    /// field came back from serialize/decode one ULP off, so the sink stored
+    /// a different value than the exporter read. serde_json needs its
+    /// `float_roundtrip` feature for correctly rounded parsing.
+    #[test]
+    fn long_decimals_survive_a_round_trip_exactly() {
+        let digits = format!("169580000{}0001", "5".repeat(121));
+        for number in [digits.as_str(), "2.2250738585072011e-308"] {
+            let text = format!(r#"{{"trace_id":"f","reading":{number}}}"#);
+            let t: Trace = serde_json::from_str(&text).expect("decodes");
+            let again: Trace = serde_json::from_slice(&serde_json::to_vec(&t).expect("encodes"))
+                .expect("decodes again");
+            assert_eq!(again, t, "{number}");
+            let expected: f64 = number.parse().expect("a float");
+            assert_eq!(t.extra["reading"].as_f64(), Some(expected), "{number}");
+        }
+    }
+
     #[test]
     fn wrong_types_give_clear_errors() {
         let e = serde_json::from_value::<Trace>(json!({"trace_id": "d", "time": "yesterday"}))
