@@ -1,0 +1,271 @@
+//! CTS answers that are broken: each is named in a warning, the window is
+//! polled again (with back-off), and polling recovers once CTS answers
+//! properly; nothing is delivered twice and the process never panics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::fake::{page, traces_in, Answer, FakeCloud, Script, CLOUD};
+use crate::support::exporter::{Exporter, Finished};
+use crate::support::sink::TestSink;
+
+const LONG: Duration = Duration::from_secs(120);
+
+struct Run {
+    cloud: FakeCloud,
+    sink: TestSink,
+    exporter: Exporter,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(script: Script) -> Run {
+    let cloud = FakeCloud::start(script).await;
+    let sink = TestSink::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clouds = dir.path().join("clouds.yaml");
+    std::fs::write(&clouds, cloud.clouds_yaml()).expect("write clouds.yaml");
+    let env: Vec<(String, String)> = [
+        ("OS_CLIENT_CONFIG_FILE", clouds.display().to_string()),
+        ("HOME", dir.path().display().to_string()),
+        ("OS_CLOUD", CLOUD.to_string()),
+        ("K_SINK", sink.url()),
+        (
+            "K_OIDC_TOKEN_FILE",
+            dir.path().join("no-token").display().to_string(),
+        ),
+        ("CTS_METRICS_ADDR", "off".to_string()),
+        ("CTS_FROM", "5".to_string()),
+        ("CTS_POLL_INTERVAL_SECS", "1".to_string()),
+        ("CTS_RETRY_INITIAL_MS", "50".to_string()),
+        ("CTS_RETRY_MAX_MS", "500".to_string()),
+        ("CTS_SHUTDOWN_GRACE_SECS", "3".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let exporter = Exporter::spawn(&[], &env, dir.path());
+    Run {
+        cloud,
+        sink,
+        exporter,
+        _dir: dir,
+    }
+}
+
+/// Waits until `done` holds, failing with the exporter's log.
+async fn wait(run: &Run, what: &str, done: impl Fn(&Run) -> bool) {
+    let start = Instant::now();
+    while !done(run) {
+        assert!(
+            start.elapsed() < LONG,
+            "timed out waiting for {what}; stderr:\n{}",
+            run.exporter.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn good(prefix: &'static str, n: usize) -> Script {
+    Arc::new(move |q: &HashMap<String, String>| page(traces_in(q, prefix, n), None))
+}
+
+fn assert_clean(done: &Finished) {
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_answers_are_named_polled_again_and_polling_recovers() {
+    let trace = |extra: serde_json::Value| {
+        let mut t = json!({"trace_id": "broken-0", "trace_name": "x", "time": 1});
+        for (k, v) in extra.as_object().expect("object") {
+            t[k] = v.clone();
+        }
+        t
+    };
+    let truncated = json!({"traces": [trace(json!({}))], "meta_data": {"count": 1}}).to_string();
+    let cases: Vec<(&str, Answer, &[&str])> = vec![
+        (
+            "truncated JSON",
+            Answer::raw(
+                200,
+                "application/json",
+                truncated[..truncated.len() / 2].into(),
+            ),
+            &["cut off (truncated JSON)"],
+        ),
+        (
+            "HTML with 200",
+            Answer::raw(
+                200,
+                "text/html",
+                b"<!DOCTYPE html><html><body>Please log in</body></html>".to_vec(),
+            ),
+            &[
+                "expected JSON but got HTML",
+                "a proxy, gateway or login page answered",
+            ],
+        ),
+        (
+            "HTML with 200 and a JSON content type",
+            Answer::raw(
+                200,
+                "application/json",
+                b"<html>maintenance</html>".to_vec(),
+            ),
+            &["expected JSON but got HTML"],
+        ),
+        (
+            "a time of the wrong type",
+            Answer::json(&json!({"traces": [trace(json!({"time": "yesterday"}))]})),
+            &["traces[0]", "broken-0", "epoch milliseconds"],
+        ),
+        (
+            "a user of the wrong type",
+            Answer::json(&json!({"traces": [trace(json!({"user": 42}))]})),
+            &["traces[0]", "wrong type"],
+        ),
+        (
+            "traces that is not a list",
+            Answer::json(&json!({"traces": "none", "meta_data": {"count": 0}})),
+            &["`traces` must be an array"],
+        ),
+        (
+            "no traces field",
+            Answer::json(&json!({"meta_data": {"count": 0}})),
+            &["no `traces` field"],
+        ),
+        (
+            "an empty body",
+            Answer::raw(200, "application/json", Vec::new()),
+            &["the body is empty"],
+        ),
+    ];
+    for (name, answer, needles) in cases {
+        let broken: Script = Arc::new(move |_| answer.clone());
+        let run = start(broken).await;
+        wait(&run, "the problem to be logged twice (a retry)", |r| {
+            r.exporter
+                .stderr()
+                .matches("polling CTS failed; polling the window again")
+                .count()
+                >= 2
+        })
+        .await;
+        let log = run.exporter.stderr();
+        for needle in needles {
+            assert!(log.contains(needle), "{name}: {needle:?} not in:\n{log}");
+        }
+        assert!(run.cloud.requests().len() >= 2, "{name}: polled again");
+        assert!(run.sink.received().is_empty(), "{name}: nothing delivered");
+        run.cloud.switch(good("recovered", 5));
+        wait(&run, "the traces after recovery", |r| {
+            r.sink.accepted().len() == 5
+        })
+        .await;
+        let Run { sink, exporter, .. } = run;
+        let done = exporter.terminate(LONG).await;
+        assert_clean(&done);
+        assert!(
+            sink.accepted().values().all(|n| *n == 1),
+            "{name}: each trace delivered once: {:?}",
+            sink.accepted()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_loop_is_named_and_each_trace_is_delivered_once() {
+    // Page 1 points to m1; the page at m1 points to m1 again.
+    let looping: Script = Arc::new(|q: &HashMap<String, String>| match q.get("next") {
+        None => page(traces_in(q, "first", 3), Some("m1")),
+        Some(_) => page(traces_in(q, "second", 3), Some("m1")),
+    });
+    let run = start(looping).await;
+    wait(&run, "the loop to be named twice", |r| {
+        r.exporter.stderr().matches("pagination loops").count() >= 2
+    })
+    .await;
+    let log = run.exporter.stderr();
+    assert!(log.contains("\"m1\""), "names the marker: {log}");
+    // The first page is delivered; the page that repeats the marker is not
+    // (cts-client ends the walk with the error instead of that page), and the
+    // window is polled again with back-off, so nothing is lost.
+    wait(&run, "the three traces of the first page", |r| {
+        r.sink.accepted().len() == 3
+    })
+    .await;
+    assert!(
+        run.sink
+            .accepted()
+            .keys()
+            .all(|id| id.starts_with("first-")),
+        "{:?}",
+        run.sink.accepted()
+    );
+    let pages = run.cloud.requests().len();
+    assert!(pages >= 4, "the window was polled again: {pages} requests");
+    // The walk stops at the loop: two requests per attempt, never more.
+    let first_pages = run
+        .cloud
+        .requests()
+        .iter()
+        .filter(|q| !q.contains_key("next"))
+        .count();
+    assert!(
+        pages <= 2 * first_pages,
+        "{pages} requests for {first_pages} walks"
+    );
+    // CTS fixed: the last page has no marker; polling goes on.
+    run.cloud.switch(Arc::new(|q: &HashMap<String, String>| {
+        match q.get("next") {
+            None => page(traces_in(q, "first", 3), Some("m1")),
+            Some(_) => page(traces_in(q, "second", 3), None),
+        }
+    }));
+    wait(&run, "the second page once CTS is fixed", |r| {
+        r.sink.accepted().len() == 6
+    })
+    .await;
+    let before = run.cloud.requests().len();
+    wait(&run, "more polls after the fix", |r| {
+        r.cloud.requests().len() > before + 4
+    })
+    .await;
+    let Run { sink, exporter, .. } = run;
+    let done = exporter.terminate(LONG).await;
+    assert_clean(&done);
+    let accepted = sink.accepted();
+    assert_eq!(accepted.len(), 6, "{accepted:?}");
+    assert!(
+        accepted.values().all(|n| *n == 1),
+        "delivered once: {accepted:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_ten_thousand_traces_is_delivered_whole() {
+    // The exporter asks for 200 per page; this CTS sends 10,000 at once.
+    let run = start(good("big", 10_000)).await;
+    wait(&run, "all 10,000 traces", |r| {
+        r.sink.accepted().len() == 10_000
+    })
+    .await;
+    let asked: Vec<_> = run
+        .cloud
+        .requests()
+        .iter()
+        .filter_map(|q| q.get("limit").cloned())
+        .collect();
+    assert!(asked.iter().all(|l| l == "200"), "{asked:?}");
+    let Run { sink, exporter, .. } = run;
+    let done = exporter.terminate(LONG).await;
+    assert_clean(&done);
+    assert!(
+        sink.accepted().values().all(|n| *n == 1),
+        "each trace delivered once"
+    );
+}
