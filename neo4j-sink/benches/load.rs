@@ -8,6 +8,11 @@
 //! acknowledged (202), latency percentiles and the sink's peak RSS, then
 //! deletes the traces it wrote. Skips without NEO4J_URI.
 //!
+//! With the Neo4j server's PID (`LOAD_NEO4J_PID`, or the PID file of
+//! `scripts/neo4j-local` in `NEO4J_LOCAL_DIR`) it also reports the CPU time
+//! per event of the sink, the load generator and Neo4j, and the rate that
+//! budget allows when every core is busy.
+//!
 //! Sink settings (BATCH_MAX_EVENTS, BATCH_MAX_DELAY_MS, WRITE_CONCURRENCY,
 //! ...) are passed through from the environment.
 
@@ -88,6 +93,26 @@ impl Drop for Stop {
     }
 }
 
+/// The Neo4j server's process, to count its CPU time: `LOAD_NEO4J_PID`, else
+/// the PID file of `scripts/neo4j-local` in `NEO4J_LOCAL_DIR` (default
+/// `.local/neo4j` of the repository). `None` when neither names a live process.
+fn neo4j_pid() -> Option<u32> {
+    let from_file = || {
+        let dir = std::env::var("NEO4J_LOCAL_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/neo4j").to_owned());
+        std::fs::read_to_string(format!("{dir}/neo4j.pid")).ok()
+    };
+    let pid: u32 = std::env::var("LOAD_NEO4J_PID")
+        .ok()
+        .or_else(from_file)?
+        .trim()
+        .parse()
+        .ok()?;
+    std::path::Path::new(&format!("/proc/{pid}"))
+        .exists()
+        .then_some(pid)
+}
+
 #[tokio::main]
 async fn main() {
     let Ok(uri) = std::env::var("NEO4J_URI") else {
@@ -129,6 +154,10 @@ async fn main() {
     }
     let idle_rss = rss_kib(pid, "VmRSS:");
     let cpu_before = cpu_secs(pid);
+    let me = std::process::id();
+    let neo4j_pid = neo4j_pid();
+    let gen_cpu_before = cpu_secs(me);
+    let neo4j_cpu_before = neo4j_pid.map(cpu_secs);
 
     // Pre-render the bodies so the generator spends its time on HTTP.
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
@@ -212,6 +241,10 @@ async fn main() {
         .expect("text");
     let hwm = rss_kib(pid, "VmHWM:");
     let sink_cpu = cpu_secs(pid) - cpu_before;
+    let gen_cpu = cpu_secs(me) - gen_cpu_before;
+    let neo4j_cpu = neo4j_pid
+        .zip(neo4j_cpu_before)
+        .map(|(p, before)| cpu_secs(p) - before);
     drop(sink);
 
     latencies.sort_unstable();
@@ -259,6 +292,25 @@ async fn main() {
         sink_cpu,
         sink_cpu * 1e6 / acked.max(1) as f64
     );
+    let per_event = |secs: f64| secs * 1e6 / acked.max(1) as f64;
+    match neo4j_cpu {
+        Some(neo4j_cpu) => {
+            let total = per_event(sink_cpu + gen_cpu + neo4j_cpu);
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            println!(
+                "  CPU per acknowledged event: sink {:.0} µs + load generator {:.0} µs + Neo4j {:.0} µs = {total:.0} µs; \
+                 {cores} cores fully busy would allow at most {:.0} events/s",
+                per_event(sink_cpu),
+                per_event(gen_cpu),
+                per_event(neo4j_cpu),
+                cores as f64 * 1e6 / total
+            );
+        }
+        None => println!(
+            "  load generator CPU: {:.0} µs per event (Neo4j's CPU: set LOAD_NEO4J_PID or NEO4J_LOCAL_DIR)",
+            per_event(gen_cpu)
+        ),
+    }
     println!(
         "  transactions: {:.0}, mean batch {:.1} events, mean write {:.1} ms",
         batch("neo4j_sink_batch_size_count"),

@@ -66,6 +66,12 @@ pub struct GraphConfig {
     pub database: Option<String>,
     /// Traces per transaction, 1..=50 000. Default 1000.
     pub batch_size: usize,
+    /// Batches of one [`GraphWriter::write`](crate::GraphWriter::write) call
+    /// in flight at once, each its own transaction, 1..=16. Default 2: while
+    /// the server runs one batch, the client prepares the next and the
+    /// server's second core runs it. Rows of every batch are sorted by key,
+    /// so concurrent batches take their locks in the same order.
+    pub write_concurrency: usize,
     /// How often a transaction is retried after a transient error (deadlock,
     /// dropped connection, leader switch), 0..=50. Default 8.
     pub max_retries: u32,
@@ -96,6 +102,7 @@ impl GraphConfig {
             password: password.into(),
             database: None,
             batch_size: 1000,
+            write_concurrency: 2,
             max_retries: 8,
             retry_initial_backoff: Duration::from_millis(50),
             retry_max_backoff: Duration::from_secs(5),
@@ -155,6 +162,12 @@ impl GraphConfig {
             return bad(
                 "batch_size",
                 format!("must be 1..=50000 (e.g. 1000), got {}", self.batch_size),
+            );
+        }
+        if !(1..=16).contains(&self.write_concurrency) {
+            return bad(
+                "write_concurrency",
+                format!("must be 1..=16 (e.g. 2), got {}", self.write_concurrency),
             );
         }
         if self.max_retries > 50 {
@@ -227,6 +240,8 @@ mod tests {
             (|c| c.user = " ".into(), "user"),
             (|c| c.database = Some(String::new()), "database"),
             (|c| c.batch_size = 0, "batch_size"),
+            (|c| c.write_concurrency = 0, "write_concurrency"),
+            (|c| c.write_concurrency = 17, "write_concurrency"),
             (|c| c.max_retries = 51, "max_retries"),
             (
                 |c| c.retry_initial_backoff = Duration::ZERO,

@@ -14,10 +14,12 @@
 //! since none can exist yet, and `MERGE`d when an existing action is written
 //! again with new values.
 //!
-//! Why one statement: the Bolt driver does not disable Nagle's algorithm, so
-//! every request larger than its 8 KiB write buffer can wait for the server's
-//! delayed ACK (about 40 ms on Linux). One request per batch pays that at most
-//! once; measured, this tripled the writer's rate (see docs/performance.md).
+//! Why one statement: one row per trace lets the server find each action once
+//! for all its relationships, and one request per batch is one round trip.
+//! With the stock Bolt driver, which does not disable Nagle's algorithm, every
+//! request above its 8 KiB write buffer also waited for the server's delayed
+//! ACK (about 40 ms); the workspace now patches the driver (see
+//! docs/performance.md).
 
 /// Keeps only the rows whose node is new or has a differing value, then sets
 /// the values. What follows (structural relationships) runs only for those.

@@ -15,6 +15,7 @@ use crate::model::{GraphRow, TraceRecord};
 use crate::params::write_params;
 use crate::retry::{classify, Class, Failure, RetryPolicy};
 use crate::schema;
+use futures::stream::{FuturesUnordered, StreamExt};
 use neo4rs::{query, BoltType, ConfigBuilder, Graph};
 use std::fmt;
 use tracing::Instrument;
@@ -31,6 +32,16 @@ pub struct WriteReport {
     pub transactions: usize,
     /// Transactions that were run again after a transient failure.
     pub retries: u32,
+}
+
+impl WriteReport {
+    /// Adds what another part of the same call did.
+    fn merge(&mut self, other: WriteReport) {
+        self.written += other.written;
+        self.rejected.extend(other.rejected);
+        self.transactions += other.transactions;
+        self.retries += other.retries;
+    }
 }
 
 /// Writes traces to Neo4j; cheap to clone, safe to share between tasks.
@@ -176,11 +187,12 @@ impl GraphWriter {
         Ok(out)
     }
 
-    /// Maps and writes traces, `batch_size` per transaction.
+    /// Maps and writes traces, `batch_size` per transaction, up to
+    /// `write_concurrency` transactions at once.
     ///
     /// Traces that cannot be mapped (see [`RowError`]) are reported in
     /// [`WriteReport::rejected`] and the others are written. Writing is
-    /// idempotent: the same traces again change nothing. On `Err`, earlier
+    /// idempotent: the same traces again change nothing. On `Err`, other
     /// batches of this call may be committed; calling again with the same
     /// input is safe and completes the work.
     pub async fn write(&self, records: &[TraceRecord]) -> Result<WriteReport, Error> {
@@ -193,20 +205,50 @@ impl GraphWriter {
             }
         }
         let span = tracing::debug_span!("graph.write", traces = records.len(), rows = rows.len());
-        async {
-            for chunk in rows.chunks(self.config.batch_size) {
-                self.write_chunk(chunk, &mut report).await?;
-            }
-            Ok::<_, Error>(())
-        }
-        .instrument(span)
-        .await?;
+        let outcome = self
+            .write_chunks(rows.chunks(self.config.batch_size), &mut report)
+            .instrument(span)
+            .await;
         report.rejected.sort_by_key(|(i, _)| *i);
-        Ok(report)
+        outcome.map(|()| report)
     }
 
-    /// One chunk: a transaction, split in halves while the server finds it too large.
-    async fn write_chunk(
+    /// Runs up to `write_concurrency` chunks at once. After a failure no new
+    /// chunk starts; the ones in flight run to their end (a transaction is
+    /// never abandoned half way) and the first error is returned.
+    async fn write_chunks<'r>(
+        &self,
+        chunks: impl Iterator<Item = &'r [(usize, GraphRow)]>,
+        report: &mut WriteReport,
+    ) -> Result<(), Error> {
+        let mut chunks = chunks.peekable();
+        let mut in_flight = FuturesUnordered::new();
+        let mut first_error = None;
+        loop {
+            while first_error.is_none() && in_flight.len() < self.config.write_concurrency.max(1) {
+                let Some(chunk) = chunks.next() else { break };
+                in_flight.push(self.write_chunk(chunk));
+            }
+            let Some((part, outcome)) = in_flight.next().await else {
+                break;
+            };
+            report.merge(part);
+            if let Err(e) = outcome {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// One chunk: a transaction, split in halves while the server finds it
+    /// too large. Returns what was done, even when it fails part way.
+    async fn write_chunk(&self, chunk: &[(usize, GraphRow)]) -> (WriteReport, Result<(), Error>) {
+        let mut report = WriteReport::default();
+        let outcome = self.write_chunk_into(chunk, &mut report).await;
+        (report, outcome)
+    }
+
+    async fn write_chunk_into(
         &self,
         chunk: &[(usize, GraphRow)],
         report: &mut WriteReport,

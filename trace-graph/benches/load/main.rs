@@ -18,7 +18,8 @@
 //! ```
 //!
 //! Settings (environment, or `--name=value` after `--`): `TG_BENCH_TOTAL`,
-//! `TG_BENCH_SLICE` (100000), `TG_BENCH_BATCH` (1000), `TG_BENCH_WRITERS`
+//! `TG_BENCH_SLICE` (100000), `TG_BENCH_BATCH` (1000), `TG_BENCH_CONCURRENCY`
+//! (`GraphConfig::write_concurrency`, 2), `TG_BENCH_WRITERS`
 //! (concurrent writer tasks, 1), `TG_BENCH_BASELINE` (original-pattern traces,
 //! 300), `TG_BENCH_BASELINE_SECS` (time budget for them, 60), `TG_BENCH_SEED` (7).
 
@@ -35,6 +36,7 @@ struct Opts {
     slice: usize,
     batch: usize,
     writers: usize,
+    concurrency: usize,
     baseline: usize,
     baseline_secs: u64,
     seed: u64,
@@ -58,6 +60,7 @@ fn opts() -> Opts {
         slice: setting("TG_BENCH_SLICE", 100_000) as usize,
         batch: setting("TG_BENCH_BATCH", 1000) as usize,
         writers: setting("TG_BENCH_WRITERS", 1).max(1) as usize,
+        concurrency: setting("TG_BENCH_CONCURRENCY", 2) as usize,
         baseline: setting("TG_BENCH_BASELINE", 300) as usize,
         baseline_secs: setting("TG_BENCH_BASELINE_SECS", 60),
         seed: setting("TG_BENCH_SEED", 7),
@@ -222,6 +225,7 @@ async fn main() {
     let password = std::env::var("NEO4J_PASSWORD").unwrap_or_default();
     let mut config = GraphConfig::new(uri.clone(), user.clone(), password.clone());
     config.batch_size = o.batch;
+    config.write_concurrency = o.concurrency;
     let writer = GraphWriter::connect(config).await.expect("connect");
     // Wiping a million nodes takes minutes; neo4rs's timeout covers every answer.
     let admin = neo4rs::ConfigBuilder::default()
@@ -237,8 +241,8 @@ async fn main() {
     wipe(&graph).await;
     writer.ensure_schema().await.expect("schema");
     println!(
-        "total {} actions, slices of {}, batch {}, {} writer task(s), seed {}",
-        o.total, o.slice, o.batch, o.writers, o.seed
+        "total {} actions, slices of {}, batch {}, {} batch(es) in flight per write, {} writer task(s), seed {}",
+        o.total, o.slice, o.batch, o.concurrency, o.writers, o.seed
     );
 
     // Slice 1: the writer and the ceiling take turns on the same rows, 10 000

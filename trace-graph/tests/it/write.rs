@@ -28,6 +28,7 @@ async fn writing_again_changes_nothing() {
     // Other batch boundaries and order: still the same graph.
     let mut small = db::config(&db::env("idempotency").expect("env"));
     small.batch_size = 7;
+    small.write_concurrency = 4;
     let other = GraphWriter::connect(small).await.expect("connect");
     records.reverse();
     let report = other.write(&records).await.expect("third write");
@@ -35,7 +36,7 @@ async fn writing_again_changes_nothing() {
     assert_eq!(
         db::counts(&graph, &run).await,
         first,
-        "reversed, batches of 7"
+        "reversed, batches of 7, four in flight"
     );
     db::cleanup(&graph, &run).await;
 }
