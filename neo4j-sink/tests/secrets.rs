@@ -367,6 +367,10 @@ async fn no_password_or_token_in_the_output_at_trace_level() {
             out.contains("neo4rs") || out.contains("hyper"),
             "{what}: library logs are on"
         );
+        assert!(
+            !out.contains('\u{1b}'),
+            "{what}: terminal colour codes in a log that is not a terminal:\n{out}"
+        );
         let found = leaks(out, &secrets);
         assert!(found.is_empty(), "{what}: {found:?} in the output:\n{out}");
         println!("{what:<30} {} lines, no secret", out.lines().count());
