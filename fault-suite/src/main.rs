@@ -43,6 +43,11 @@ struct Args {
     /// Directory for this run's logs, state files and report.
     #[arg(long)]
     run_dir: PathBuf,
+    /// Negative control: the exporters' CTS_LATENESS_SECS (default: the
+    /// emulator's largest ingestion delay, 180). Below it, late traces are
+    /// lost on purpose and the suite must fail.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    exporter_lateness_secs: Option<u64>,
 }
 
 fn absolute(p: PathBuf) -> PathBuf {
@@ -56,7 +61,14 @@ fn absolute(p: PathBuf) -> PathBuf {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let form = if args.long { Form::Long } else { Form::Short };
-    let profile = Profile::new(form);
+    let mut profile = Profile::new(form);
+    if let Some(l) = args.exporter_lateness_secs {
+        println!(
+            "NEGATIVE CONTROL: exporters run with CTS_LATENESS_SECS={l} against traces up to {} s late",
+            profile.max_ingestion_delay_secs
+        );
+        profile.exporter_lateness_secs = l;
+    }
     let opts = run::Options {
         bin_dir: absolute(args.bin_dir),
         repo: absolute(args.repo),

@@ -80,6 +80,9 @@ pub struct Profile {
     pub live_rate: f64,
     /// A trace becomes visible up to this long after its time (real seconds).
     pub max_ingestion_delay_secs: u64,
+    /// The exporters' `CTS_LATENESS_SECS`: equal to the largest delay, unless
+    /// a negative control lowers it on purpose.
+    pub exporter_lateness_secs: u64,
     /// Share of CTS requests the emulator answers 500.
     pub fault_500_share: f64,
     /// Share of CTS requests the emulator answers 429.
@@ -120,6 +123,7 @@ impl Profile {
                 history_span_secs: 900,
                 live_rate: 30.0,
                 max_ingestion_delay_secs: 180,
+                exporter_lateness_secs: 180,
                 fault_500_share: 0.05,
                 fault_429_share: 0.02,
                 steps: vec![
@@ -142,6 +146,7 @@ impl Profile {
                 history_span_secs: 7_200,
                 live_rate: 60.0,
                 max_ingestion_delay_secs: 180,
+                exporter_lateness_secs: 180,
                 fault_500_share: 0.05,
                 fault_429_share: 0.02,
                 steps: vec![
@@ -230,6 +235,10 @@ mod tests {
             assert_eq!(
                 p.max_ingestion_delay_secs, 180,
                 "3 minutes late, not compressed"
+            );
+            assert_eq!(
+                p.exporter_lateness_secs, p.max_ingestion_delay_secs,
+                "the exporters' overlap covers the delay"
             );
             assert!(p.look_back_minutes() * 60 > p.history_span_secs);
         }

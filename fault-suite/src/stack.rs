@@ -223,8 +223,9 @@ pub fn exporter(
     );
     spec.set("CTS_FROM", p.look_back_minutes().to_string());
     spec.set("CTS_POLL_INTERVAL_SECS", "2");
-    // The lateness must cover the emulator's ingestion delay (both 180 s).
-    spec.set("CTS_LATENESS_SECS", p.max_ingestion_delay_secs.to_string());
+    // The lateness must cover the emulator's ingestion delay (both 180 s,
+    // unless a negative control lowers it).
+    spec.set("CTS_LATENESS_SECS", p.exporter_lateness_secs.to_string());
     spec.set(
         "CTS_STATE_FILE",
         state_file(run, name).display().to_string(),
