@@ -121,13 +121,13 @@ fn secrets(data: &[u8], parts: &Parts<'_>) -> Vec<String> {
             }
         }
     }
+    // Counted in the text as the loader sees it: invalid UTF-8 in the
+    // environment part becomes U+FFFD there.
+    let text = String::from_utf8_lossy(data);
     found
         .iter()
         .map(|s| s.trim().to_owned())
-        .filter(|s| {
-            s.chars().count() >= 8
-                && data.windows(s.len()).filter(|w| *w == s.as_bytes()).count() <= 1
-        })
+        .filter(|s| s.chars().count() >= 8 && text.matches(s.as_str()).count() <= 1)
         .collect()
 }
 
