@@ -15,6 +15,7 @@ mod profile;
 mod report;
 mod run;
 mod stack;
+mod supervise;
 mod truth;
 
 use std::path::PathBuf;
