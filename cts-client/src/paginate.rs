@@ -4,7 +4,9 @@
 //! marker, and stops otherwise: the docs promise a null marker on the last
 //! page, but whether the real service sends one is unknown, so an empty
 //! page also ends the walk. A marker that comes back a second time would
-//! make the walk endless; it ends the stream with [`Error::MarkerLoop`].
+//! make the walk endless; it ends the stream with [`Error::MarkerLoop`],
+//! yielded **after** the page that repeated the marker: that page's traces
+//! were read and may be new, so they are not thrown away.
 
 use std::collections::HashSet;
 
@@ -19,11 +21,16 @@ struct Walk {
     seen: HashSet<String>,
     pages: usize,
     done: bool,
+    /// An error to yield after the page just yielded (a marker loop).
+    pending: Option<Error>,
 }
 
 impl CtsClient {
     /// All pages of `query`, following markers. Empty pages are not yielded.
     /// The first error ends the stream (after it is yielded).
+    ///
+    /// A page whose marker was already followed is yielded first, then
+    /// [`Error::MarkerLoop`] ends the stream, so its traces are not lost.
     ///
     /// `query.next`, if set, is the starting point (resuming a walk).
     pub fn pages(
@@ -38,8 +45,12 @@ impl CtsClient {
             next,
             pages: 0,
             done: false,
+            pending: None,
         };
         stream::unfold(walk, |mut w| async move {
+            if let Some(err) = w.pending.take() {
+                return Some((Err(err), w));
+            }
             if w.done {
                 return None;
             }
@@ -60,11 +71,10 @@ impl CtsClient {
                 None => w.done = true,
                 Some(m) if !w.seen.insert(m.clone()) => {
                     w.done = true;
-                    let err = Error::MarkerLoop {
+                    w.pending = Some(Error::MarkerLoop {
                         marker: m.clone(),
                         page: w.pages,
-                    };
-                    return Some((Err(err), w));
+                    });
                 }
                 Some(m) => w.next = Some(m.clone()),
             }
@@ -73,7 +83,8 @@ impl CtsClient {
     }
 
     /// All traces of `query` across pages, in server order. The first error
-    /// ends the stream.
+    /// ends the stream; on a marker loop the looping page's traces come
+    /// before the error.
     pub fn traces(
         &self,
         query: TraceQuery,

@@ -180,14 +180,23 @@ async fn repeated_marker_is_a_clear_error() {
     Mock::given(method("GET"))
         .and(path(h.v3_path()))
         .and(query_param("next", "d"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c", "b"], Some("b"))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["e", "b"], Some("b"))))
         .mount(&h.server)
         .await;
     // `take` bounds the walk, so a broken loop check fails here instead of hanging.
     let items: Vec<_> = h.client().pages(TraceQuery::new()).take(10).collect().await;
-    assert_eq!(items.len(), 3, "two pages, then the error, then the end");
+    assert_eq!(
+        items.len(),
+        4,
+        "three pages (the looping one too), then the error, then the end"
+    );
     assert!(items[0].is_ok() && items[1].is_ok());
-    match &items[2] {
+    assert_eq!(
+        items[2].as_ref().map(|p| ids(&p.traces)).ok(),
+        Some(vec!["e".to_owned(), "b".to_owned()]),
+        "the page that repeated the marker is yielded before the error"
+    );
+    match &items[3] {
         Err(e @ Error::MarkerLoop { marker, page }) => {
             assert_eq!((marker.as_str(), *page), ("b", 3));
             assert!(e.to_string().contains("already followed"), "{e}");
@@ -218,11 +227,51 @@ async fn marker_equal_to_the_starting_next_is_a_loop() {
         .await;
     assert_eq!(
         items.len(),
-        1,
-        "the loop is detected on the first page: {items:?}"
+        2,
+        "the loop is detected on the first page, after its trace: {items:?}"
+    );
+    assert_eq!(
+        items[0].as_ref().ok().and_then(|t| t.trace_id.as_deref()),
+        Some("x")
     );
     assert!(
-        matches!(items[0], Err(Error::MarkerLoop { page: 1, .. })),
+        matches!(items[1], Err(Error::MarkerLoop { page: 1, .. })),
+        "{items:?}"
+    );
+}
+
+#[tokio::test]
+async fn traces_of_the_looping_page_are_not_lost() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a", "b"], Some("b"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    // The server answers `next=b` with new traces but the same marker again.
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "b"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c", "d"], Some("b"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let items: Vec<_> = h
+        .client()
+        .traces(TraceQuery::new())
+        .take(10)
+        .collect()
+        .await;
+    let got: Vec<_> = items
+        .iter()
+        .filter_map(|i| i.as_ref().ok().and_then(|t| t.trace_id.clone()))
+        .collect();
+    assert_eq!(got, ["a", "b", "c", "d"], "{items:?}");
+    assert_eq!(items.len(), 5, "{items:?}");
+    assert!(
+        matches!(&items[4], Err(Error::MarkerLoop { marker, page: 2 }) if marker == "b"),
         "{items:?}"
     );
 }
