@@ -6,7 +6,8 @@
 //! binaries first; docs/reliability.md describes the setup and the results.
 //!
 //! Exit codes: 0 when everything matched, 1 when the run found a defect,
-//! 2 for bad flags, 70 when the suite itself could not run, 130 on Ctrl-C.
+//! 2 for bad flags, 70 when the suite itself could not run, 130 on Ctrl-C
+//! (SIGINT) or SIGTERM, after stopping every process it started and its Neo4j.
 
 mod graph;
 mod neo4j_local;
@@ -51,6 +52,11 @@ struct Args {
     exporter_lateness_secs: Option<u64>,
 }
 
+fn interrupted(signal: &str) -> ExitCode {
+    eprintln!("fault-suite: interrupted by {signal}; every process it started is stopped");
+    ExitCode::from(130)
+}
+
 fn absolute(p: PathBuf) -> PathBuf {
     if p.is_absolute() {
         return p;
@@ -88,13 +94,18 @@ async fn main() -> ExitCode {
         "fault suite, {form} form; logs in {}",
         opts.run_dir.display()
     );
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fault-suite: cannot listen for SIGTERM: {e}");
+            return ExitCode::from(70);
+        }
+    };
     let outcome = tokio::select! {
         r = run::run(&profile, &opts) => r,
-        _ = tokio::signal::ctrl_c() => {
-            // Dropping the run stops every child (kill on drop) and Neo4j.
-            eprintln!("fault-suite: interrupted; every process stopped");
-            return ExitCode::from(130);
-        }
+        // Dropping the run stops every child (kill on drop) and Neo4j.
+        _ = tokio::signal::ctrl_c() => return interrupted("SIGINT"),
+        _ = term.recv() => return interrupted("SIGTERM"),
     };
     match outcome {
         Ok(report) => {
