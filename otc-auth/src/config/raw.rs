@@ -13,7 +13,13 @@ use serde::{Deserialize, Deserializer};
 use crate::{Error, Secret};
 
 /// A whole file: `clouds: { name: cloud, ... }`.
+///
+/// The `expecting` texts below are what a type error says was expected: they
+/// name the YAML shape, never these Rust types.
 #[derive(Debug, Default, Deserialize)]
+#[serde(
+    expecting = "a mapping with a `clouds:` key (clouds: {<cloud name>: {auth: ..., region_name: ...}})"
+)]
 pub(crate) struct RawFile {
     #[serde(default)]
     pub clouds: Option<BTreeMap<String, RawCloud>>,
@@ -21,6 +27,9 @@ pub(crate) struct RawFile {
 
 /// One cloud entry.
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(
+    expecting = "a mapping of cloud settings (auth:, region_name:, ...) under the cloud's name"
+)]
 pub(crate) struct RawCloud {
     pub profile: Option<String>,
     /// Deprecated alias of `profile`.
@@ -39,6 +48,9 @@ pub(crate) struct RawCloud {
 
 /// The `auth:` block.
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(
+    expecting = "a mapping of auth settings (auth_url:, username:, password:, ...) under `auth:`"
+)]
 pub(crate) struct RawAuth {
     pub auth_url: Option<String>,
     pub username: Option<String>,
@@ -177,7 +189,7 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile, Error> {
             path: path.to_owned(),
             line: Some(e.line()),
             column: Some(e.column()),
-            message: with_hint(e.to_string()),
+            message: with_hint(strip_location(&e.to_string())),
         })?
     } else {
         serde_norway::from_str(text).map_err(|e| {
@@ -221,7 +233,13 @@ fn strip_location(msg: &str) -> String {
 }
 
 fn with_hint(msg: String) -> String {
-    if msg.contains("expected a string") || msg.contains("expected a borrowed string") {
+    let wants_text =
+        msg.contains("expected a string") || msg.contains("expected a borrowed string");
+    let got_collection =
+        msg.contains("invalid type: sequence") || msg.contains("invalid type: map");
+    if wants_text && got_collection {
+        format!("{msg} (a single value belongs here, not a list or mapping: check the indentation of this line and the next)")
+    } else if wants_text {
         format!("{msg} (quote values that look like numbers or booleans, e.g. password: '12345')")
     } else if msg.contains("while parsing") || msg.contains("while scanning") {
         format!("{msg} (YAML syntax: check quotes and indentation on this line and the lines just above it)")
@@ -230,21 +248,37 @@ fn with_hint(msg: String) -> String {
     }
 }
 
-/// Accepts `identity_api_version: 3` as well as `'3'`.
+/// Accepts `identity_api_version: 3` as well as `'3'` (and `3.0`).
 fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum V {
-        S(String),
-        I(i64),
-        F(f64),
+    struct Version;
+    impl<'v> serde::de::Visitor<'v> for Version {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a version number or string (identity_api_version: 3)")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'v>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
     }
-    Ok(match Option::<V>::deserialize(d)? {
-        None => None,
-        Some(V::S(s)) => Some(s),
-        Some(V::I(i)) => Some(i.to_string()),
-        Some(V::F(f)) => Some(f.to_string()),
-    })
+    d.deserialize_any(Version)
 }
 
 #[cfg(test)]

@@ -5,5 +5,6 @@ mod aksk;
 mod common;
 mod config;
 mod config_rules;
+mod parse_errors;
 mod password;
 mod secrets;
