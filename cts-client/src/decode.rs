@@ -2,8 +2,10 @@
 //!
 //! A body that is not what CTS documents (cut-off JSON, an HTML error page
 //! from a proxy with status 200, a field of the wrong type) becomes an
-//! [`Error::Decode`] that names the problem, where it is (for trace lists:
-//! which trace) and shows the part of the body around it. Error responses
+//! [`Error::Decode`] that names the problem and shows the part of the body
+//! around it. In a trace list, a single trace with a field of the wrong
+//! type is not a page error: [`crate::page`] sets it aside as an
+//! [`crate::UndecodableTrace`]. Error responses
 //! (4xx/5xx) are read leniently into an [`ApiError`].
 
 use serde::de::DeserializeOwned;
@@ -11,7 +13,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::page::{PageWire, TracePage};
-use crate::{Error, Trace};
+use crate::Error;
 
 const SNIPPET_CHARS: usize = 160;
 
@@ -75,8 +77,8 @@ pub(crate) fn decode<T: DeserializeOwned>(
     })
 }
 
-/// For a data error in a page, finds the first offending trace and says
-/// which one it is; other errors pass through.
+/// For a data error in a page, says what is wrong with the page's shape
+/// (no `traces`, `traces` not a list); other errors pass through.
 fn locate_page_error(err: Error, body: &[u8]) -> Error {
     let Error::Decode {
         what,
@@ -86,47 +88,29 @@ fn locate_page_error(err: Error, body: &[u8]) -> Error {
     else {
         return err;
     };
-    if !problem.starts_with("a field") {
-        return Error::Decode {
-            what,
-            problem,
-            snippet,
-        };
-    }
-    let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(body) else {
-        return Error::Decode {
-            what,
-            problem,
-            snippet,
-        };
+    let located = if problem.starts_with("a field") {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(root)) => match root.get("traces") {
+                None => Some(
+                    "the body has no `traces` field; expected {\"traces\": [...], \"meta_data\": {...}}"
+                        .to_owned(),
+                ),
+                Some(Value::Array(_) | Value::Null) => None,
+                Some(other) => Some(format!("`traces` must be an array, got {}", kind(other))),
+            },
+            _ => None,
+        }
+    } else {
+        None
     };
-    let located = match root.get("traces") {
-        None => Some(
-            "the body has no `traces` field; expected {\"traces\": [...], \"meta_data\": {...}}"
-                .to_owned(),
-        ),
-        Some(Value::Array(items)) => items.iter().enumerate().find_map(|(i, item)| {
-            serde_json::from_value::<Trace>(item.clone())
-                .err()
-                .map(|e| {
-                    let id = item.get("trace_id").and_then(Value::as_str).unwrap_or("?");
-                    format!("traces[{i}] (trace_id {id:?}): {e}")
-                })
-        }),
-        Some(Value::Null) => None,
-        Some(other) => Some(format!("`traces` must be an array, got {}", kind(other))),
+    let problem = match located {
+        Some(p) => format!("a field is missing or has the wrong type: {p}"),
+        None => problem,
     };
-    match located {
-        Some(p) => Error::Decode {
-            what,
-            problem: format!("a field is missing or has the wrong type: {p}"),
-            snippet,
-        },
-        None => Error::Decode {
-            what,
-            problem,
-            snippet,
-        },
+    Error::Decode {
+        what,
+        problem,
+        snippet,
     }
 }
 
@@ -287,14 +271,27 @@ mod tests {
     }
 
     #[test]
-    fn wrong_type_names_the_trace() {
-        let body = br#"{"traces":[{"trace_id":"ok"},{"trace_id":"bad","time":"yesterday"}],"meta_data":{"count":2}}"#;
-        let (p, s) = problem(page(body, None, WHAT).expect_err("wrong type"));
-        assert!(
-            p.contains("traces[1]") && p.contains("\"bad\"") && p.contains("epoch milliseconds"),
-            "{p}"
+    fn a_wrong_type_sets_the_trace_aside_and_keeps_the_others() {
+        let body = br#"{"traces":[{"trace_id":"ok"},{"trace_id":"bad","service_type":"ECS","time":"yesterday"},{"trace_id":"u","user":42},{"trace_id":"ok2"}],"meta_data":{"count":4,"marker":"ok2"}}"#;
+        let p = page(body, None, WHAT).expect("the page decodes");
+        let ids: Vec<_> = p.traces.iter().map(|t| t.trace_id.as_deref()).collect();
+        assert_eq!(ids, [Some("ok"), Some("ok2")]);
+        assert_eq!(p.marker.as_deref(), Some("ok2"));
+        assert_eq!(p.undecodable.len(), 2);
+        let bad = &p.undecodable[0];
+        assert_eq!((bad.index, bad.trace_id.as_deref()), (1, Some("bad")));
+        assert_eq!(bad.service_type.as_deref(), Some("ECS"));
+        assert_eq!(
+            bad.raw, r#"{"trace_id":"bad","service_type":"ECS","time":"yesterday"}"#,
+            "byte for byte"
         );
-        assert!(s.contains("yesterday"), "{s}");
+        assert!(bad.error.contains("epoch milliseconds"), "{}", bad.error);
+        assert_eq!(p.undecodable[1].index, 2);
+        assert!(p.undecodable[1].raw.contains("\"user\":42"));
+    }
+
+    #[test]
+    fn a_page_whose_traces_are_not_a_list_still_fails() {
         let (p, _) = problem(page(br#"{"traces":{"a":1}}"#, None, WHAT).expect_err("object"));
         assert!(
             p.contains("`traces` must be an array, got an object"),
@@ -302,6 +299,8 @@ mod tests {
         );
         let (p, _) = problem(page(br#"{"meta_data":{}}"#, None, WHAT).expect_err("missing"));
         assert!(p.contains("no `traces` field"), "{p}");
+        let (p, _) = problem(page(br#"{"traces":"x"}"#, None, WHAT).expect_err("string"));
+        assert!(p.contains("got a string"), "{p}");
     }
 
     #[test]

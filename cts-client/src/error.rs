@@ -162,6 +162,13 @@ pub enum Error {
         /// The 1-based number of the page that repeated it.
         page: usize,
     },
+
+    /// A trace in a page could not be read by the [`crate::Trace`] model;
+    /// [`crate::CtsClient::traces`] ends with this instead of skipping it.
+    /// [`crate::CtsClient::pages`] never yields it: there such traces are
+    /// in [`crate::TracePage::undecodable`].
+    #[error("CTS sent a trace this client cannot read: {0}")]
+    UndecodableTrace(Box<crate::UndecodableTrace>),
 }
 
 fn retry_after_text(d: &Option<Duration>) -> String {

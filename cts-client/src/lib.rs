@@ -44,6 +44,10 @@
 //!   ([`Endpoint`]).
 //! - Pagination stops on a null/empty marker or an empty page, and fails
 //!   with [`Error::MarkerLoop`] when a marker repeats ([`CtsClient::pages`]).
+//! - One trace the model cannot read does not fail its page: it comes in
+//!   [`TracePage::undecodable`] with its raw JSON, and the other traces of
+//!   the page are decoded; [`CtsClient::traces`] ends with
+//!   [`Error::UndecodableTrace`] there instead of skipping it.
 //! - A 401 makes the client call [`otc_auth::RequestAuthorizer::invalidate`]
 //!   and try once more; a second 401 is [`Error::Unauthorized`].
 //! - 429 (honouring `Retry-After`), 5xx, network errors and timeouts are
@@ -83,6 +87,8 @@ mod retry_after;
 mod tracker;
 #[cfg(feature = "client")]
 mod transport;
+#[cfg(feature = "client")]
+mod undecodable;
 
 #[cfg(feature = "client")]
 pub use client::{CtsClient, CtsClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
@@ -100,3 +106,5 @@ pub use query::{TraceQuery, DEFAULT_TRACKER, MAX_LIMIT};
 pub use retry::{RetryConfig, RetryDecision};
 #[cfg(feature = "client")]
 pub use tracker::{LtsInfo, ObsInfo, Tracker};
+#[cfg(feature = "client")]
+pub use undecodable::UndecodableTrace;

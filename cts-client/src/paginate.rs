@@ -8,9 +8,9 @@
 //! yielded **after** the page that repeated the marker: that page's traces
 //! were read and may be new, so they are not thrown away.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
-use futures::stream::{self, Stream, TryStreamExt};
+use futures::stream::{self, Stream, StreamExt};
 
 use crate::{CtsClient, Error, Trace, TracePage, TraceQuery};
 
@@ -63,7 +63,7 @@ impl CtsClient {
                     return Some((Err(e), w));
                 }
             };
-            if page.traces.is_empty() {
+            if page.traces.is_empty() && page.undecodable.is_empty() {
                 tracing::debug!(pages = w.pages, marker = ?page.marker, "empty page, pagination done");
                 return None;
             }
@@ -85,12 +85,40 @@ impl CtsClient {
     /// All traces of `query` across pages, in server order. The first error
     /// ends the stream; on a marker loop the looping page's traces come
     /// before the error.
+    ///
+    /// A trace the model cannot read is not skipped: after the readable
+    /// traces of its page, the stream ends with [`Error::UndecodableTrace`].
+    /// Use [`pages`](Self::pages) to get past such traces
+    /// ([`TracePage::undecodable`]).
     pub fn traces(
         &self,
         query: TraceQuery,
     ) -> impl Stream<Item = Result<Trace, Error>> + Send + 'static {
-        self.pages(query)
-            .map_ok(|page| stream::iter(page.traces.into_iter().map(Ok)))
-            .try_flatten()
+        let pages = Box::pin(self.pages(query));
+        let start = (pages, VecDeque::new(), false);
+        stream::unfold(start, |(mut pages, mut ready, mut done)| async move {
+            loop {
+                if let Some(item) = ready.pop_front() {
+                    return Some((item, (pages, ready, done)));
+                }
+                if done {
+                    return None;
+                }
+                match pages.next().await? {
+                    Err(e) => {
+                        done = true;
+                        ready.push_back(Err(e));
+                    }
+                    Ok(page) => {
+                        ready.extend(page.traces.into_iter().map(Ok));
+                        if let Some(u) = page.undecodable.into_iter().next() {
+                            // Stop here: no further page is fetched.
+                            done = true;
+                            ready.push_back(Err(Error::UndecodableTrace(Box::new(u))));
+                        }
+                    }
+                }
+            }
+        })
     }
 }

@@ -5,7 +5,7 @@ use cts_client::{Error, TraceQuery, TraceRating};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::support::{fixture, Harness};
+use crate::support::{fixture, ids, Harness};
 
 async fn answer(h: &Harness, template: ResponseTemplate) -> Result<cts_client::TracePage, Error> {
     Mock::given(method("GET"))
@@ -133,26 +133,32 @@ async fn html_labelled_as_json_is_still_named() {
 }
 
 #[tokio::test]
-async fn wrong_field_type_names_the_trace_and_field() {
+async fn a_trace_with_a_wrong_field_type_is_set_aside_not_the_page() {
     let h = Harness::start().await;
     let body = r#"{"traces":[{"trace_id":"good","time":1700000000000},{"trace_id":"bad-one","record_time":{"ms":1}}],"meta_data":{"count":2,"marker":null}}"#;
-    let (problem, snippet, _) = decode_parts(
-        answer(
-            &h,
-            ResponseTemplate::new(200).set_body_raw(body, "application/json"),
-        )
-        .await
-        .expect_err("type"),
+    let p = answer(
+        &h,
+        ResponseTemplate::new(200).set_body_raw(body, "application/json"),
+    )
+    .await
+    .expect("the page decodes");
+    assert_eq!(ids(&p.traces), ["good"]);
+    let [bad] = p.undecodable.as_slice() else {
+        panic!("one undecodable trace: {p:?}")
+    };
+    assert_eq!((bad.index, bad.trace_id.as_deref()), (1, Some("bad-one")));
+    assert_eq!(bad.raw, r#"{"trace_id":"bad-one","record_time":{"ms":1}}"#);
+    assert!(
+        bad.error
+            .contains("expected epoch milliseconds, got an object"),
+        "{}",
+        bad.error
     );
     assert!(
-        problem.contains("traces[1]") && problem.contains("bad-one"),
-        "{problem}"
+        bad.to_string()
+            .starts_with("traces[1] (trace_id \"bad-one\"): "),
+        "{bad}"
     );
-    assert!(
-        problem.contains("expected epoch milliseconds, got an object"),
-        "{problem}"
-    );
-    assert!(snippet.contains("record_time"), "{snippet}");
 }
 
 #[tokio::test]

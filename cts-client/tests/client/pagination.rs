@@ -322,3 +322,123 @@ async fn single_page_call_returns_marker_and_count() {
     assert_eq!(ids(&p.traces), ["p", "q"]);
     assert_eq!((p.marker.as_deref(), p.count), (Some("q"), Some(2)));
 }
+
+/// `{"traces": [good "a", "bad" with "time": "yesterday", "user": 42 ...], "meta_data"}`.
+fn page_with_bad(marker: Option<&str>) -> serde_json::Value {
+    let mut bad = crate::support::trace("bad");
+    bad["time"] = serde_json::json!("yesterday");
+    let mut worse = crate::support::trace("worse");
+    worse["user"] = serde_json::json!(42);
+    serde_json::json!({
+        "traces": [crate::support::trace("a"), bad, worse, crate::support::trace("b")],
+        "meta_data": {"count": 4, "marker": marker}
+    })
+}
+
+#[tokio::test]
+async fn pages_carry_undecodable_traces_and_the_walk_goes_on() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_with_bad(Some("b"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "b"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c"], None)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let pages: Vec<_> = h
+        .client()
+        .pages(TraceQuery::new())
+        .try_collect()
+        .await
+        .expect("no page fails");
+    assert_eq!(pages.len(), 2);
+    assert_eq!(ids(&pages[0].traces), ["a", "b"]);
+    let bad: Vec<_> = pages[0]
+        .undecodable
+        .iter()
+        .map(|u| (u.index, u.trace_id.as_deref(), u.service_type.as_deref()))
+        .collect();
+    assert_eq!(
+        bad,
+        [
+            (1, Some("bad"), Some("VPC")),
+            (2, Some("worse"), Some("VPC"))
+        ]
+    );
+    assert!(pages[0].undecodable[0].raw.contains("\"yesterday\""));
+    assert_eq!(ids(&pages[1].traces), ["c"]);
+}
+
+#[tokio::test]
+async fn a_page_of_only_undecodable_traces_does_not_end_the_walk() {
+    let h = Harness::start().await;
+    let mut bad = crate::support::trace("x");
+    bad["time"] = serde_json::json!("yesterday");
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"traces": [bad], "meta_data": {"count": 1, "marker": "x"}}),
+        ))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param("next", "x"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["y"], None)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let pages: Vec<_> = h
+        .client()
+        .pages(TraceQuery::new())
+        .try_collect()
+        .await
+        .expect("ok");
+    assert_eq!(pages.len(), 2);
+    assert!(pages[0].traces.is_empty() && pages[0].undecodable.len() == 1);
+    assert_eq!(ids(&pages[1].traces), ["y"]);
+}
+
+#[tokio::test]
+async fn the_trace_stream_ends_with_the_undecodable_trace_instead_of_skipping_it() {
+    let h = Harness::start().await;
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .and(query_param_is_missing("next"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_with_bad(Some("b"))))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let items: Vec<_> = h.client().traces(TraceQuery::new()).collect().await;
+    assert_eq!(items.len(), 3, "a, b, then the error: {items:?}");
+    let got: Vec<_> = items[..2]
+        .iter()
+        .map(|i| i.as_ref().ok().and_then(|t| t.trace_id.as_deref()))
+        .collect();
+    assert_eq!(got, [Some("a"), Some("b")]);
+    match &items[2] {
+        Err(e @ Error::UndecodableTrace(u)) => {
+            assert_eq!(u.trace_id.as_deref(), Some("bad"));
+            let text = e.to_string();
+            assert!(
+                text.contains("traces[1] (trace_id \"bad\", VPC deleteEip)"),
+                "{text}"
+            );
+        }
+        other => panic!("expected an undecodable trace, got {other:?}"),
+    }
+    // The stream stopped: the next page was never asked for.
+    assert_eq!(
+        h.server.received_requests().await.expect("recorded").len(),
+        1
+    );
+}
