@@ -24,6 +24,7 @@ use crate::dispatcher::Dispatcher;
 use crate::metrics::PollerMetrics;
 use crate::poller::stopped;
 use crate::seen::Seen;
+use crate::source::Fetched;
 use crate::tenant::connect;
 use crate::window::Window;
 
@@ -134,7 +135,12 @@ async fn from_api(
                 };
                 match item {
                     None => break None,
-                    Some(Ok(t)) => tokio::select! {
+                    Some(Ok(Fetched::Undecodable(u))) => {
+                        if dispatcher.undecodable(u) {
+                            report.bad_traces += 1;
+                        }
+                    }
+                    Some(Ok(Fetched::Trace(t))) => tokio::select! {
                         biased;
                         _ = stopped(shutdown) => { report.interrupted = true; return Ok(()); }
                         _ = dispatcher.offer(t, w.to_ms) => {}

@@ -145,7 +145,7 @@ pub struct CommonArgs {
     /// State file holding each poller's watermark; without it a start looks back CTS_FROM minutes.
     #[arg(long = "state-file", env = "CTS_STATE_FILE", global = true)]
     pub state_file: Option<String>,
-    /// File receiving, one JSON line each, the events the sink refused for good.
+    /// File receiving, one JSON line each, the events the sink refused for good and the CTS traces that cannot be read.
     #[arg(long = "dead-letter-file", env = "CTS_DEAD_LETTER_FILE", global = true)]
     pub dead_letter_file: Option<String>,
     /// CloudEvents HTTP content mode: binary or structured.

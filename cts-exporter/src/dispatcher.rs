@@ -4,14 +4,19 @@
 //! a CloudEvent, and hand it to the bounded [`Pipeline`]. Completions are
 //! booked here: acknowledged ids become "delivered" for de-duplication and
 //! the state file; refused ones are logged with id and reason, counted, and
-//! written to the dead-letter file.
+//! written to the dead-letter file. A trace CTS sent that cannot be read at
+//! all is reported the same way (ERROR log, counter, dead-letter file), once
+//! however often overlapping windows read it again.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cloudevents::AttributesReader;
-use cts_client::Trace;
+use cts_client::{Trace, UndecodableTrace};
 use serde_json::Value;
 
 use crate::delivery::dead_letter::DeadLetter;
@@ -30,6 +35,54 @@ pub struct Dispatcher {
     pipeline: Pipeline,
     metrics: Arc<PollerMetrics>,
     dead_letter: Option<Arc<DeadLetter>>,
+    reported: Reported,
+}
+
+/// How many undecodable traces are remembered so that re-reads of the same
+/// one (overlapping windows, retried windows) are not reported again.
+const REPORTED_CAPACITY: usize = 10_000;
+
+/// Without a dead-letter file, at most this much of an undecodable trace's
+/// JSON goes into its ERROR line.
+pub const LOGGED_RAW_BYTES: usize = 2048;
+
+/// Hashes of the raw JSON of undecodable traces already reported, oldest
+/// forgotten first.
+#[derive(Debug, Default)]
+struct Reported {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl Reported {
+    /// True the first time `raw` is seen (within the last [`REPORTED_CAPACITY`]).
+    fn first_time(&mut self, raw: &str) -> bool {
+        let mut h = DefaultHasher::new();
+        raw.hash(&mut h);
+        let key = h.finish();
+        if !self.set.insert(key) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > REPORTED_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// The first `max` bytes of `text` (on a char boundary), with what was cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let end = (0..=max)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 impl Dispatcher {
@@ -49,6 +102,7 @@ impl Dispatcher {
             pipeline,
             metrics,
             dead_letter,
+            reported: Reported::default(),
         }
     }
 
@@ -95,6 +149,46 @@ impl Dispatcher {
             .submit(event.id().to_string(), time_ms, event)
             .await;
         self.book();
+    }
+
+    /// Reports a trace CTS sent that cannot be read: an ERROR log line (its
+    /// trace_id, service, name, position and the decode error), the
+    /// undecodable counter, and the dead-letter file with its raw JSON (or,
+    /// without one, the first [`LOGGED_RAW_BYTES`] of it in the log line).
+    /// It is never delivered: it cannot become a valid event. The same trace
+    /// read again is only logged at debug level. Returns whether it was new.
+    pub fn undecodable(&mut self, u: UndecodableTrace) -> bool {
+        let trace_id = u.trace_id.as_deref().unwrap_or("");
+        let service_type = u.service_type.as_deref().unwrap_or("");
+        let trace_name = u.trace_name.as_deref().unwrap_or("");
+        if !self.reported.first_time(&u.raw) {
+            tracing::debug!(trace_id, "undecodable trace read again; already reported");
+            return false;
+        }
+        self.metrics.undecodable.fetch_add(1, Ordering::Relaxed);
+        let msg = "CTS sent a trace the exporter cannot read; it is not delivered";
+        let kept = self.dead_letter.as_ref().map(|dl| {
+            let reason = format!("CTS sent a trace the exporter cannot read: {u}");
+            (dl.path(), dl.write_raw(trace_id, &reason, &u.raw))
+        });
+        match kept {
+            Some((path, Ok(()))) => tracing::error!(
+                trace_id, service_type, trace_name, index = u.index, error = %u.error,
+                dead_letter = %path.display(), "{msg}; its JSON is in the dead-letter file"
+            ),
+            Some((path, Err(e))) => tracing::error!(
+                trace_id, service_type, trace_name, index = u.index, error = %u.error,
+                dead_letter = %path.display(), write_error = %e,
+                raw = %bounded(&u.raw, LOGGED_RAW_BYTES),
+                "{msg}; the dead-letter file could not be written, so its JSON is here"
+            ),
+            None => tracing::error!(
+                trace_id, service_type, trace_name, index = u.index, error = %u.error,
+                raw = %bounded(&u.raw, LOGGED_RAW_BYTES),
+                "{msg}; set CTS_DEAD_LETTER_FILE to keep such traces whole"
+            ),
+        }
+        true
     }
 
     /// Waits until every started delivery has finished and is booked.
@@ -148,5 +242,29 @@ impl Dispatcher {
                 tracing::error!(id, path = %dl.path().display(), error = %e, "cannot write the dead-letter file");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_is_reported_once_until_forgotten() {
+        let mut r = Reported::default();
+        assert!(r.first_time("{\"a\":1}"));
+        assert!(!r.first_time("{\"a\":1}"));
+        assert!(r.first_time("{\"a\":2}"));
+        for i in 0..REPORTED_CAPACITY {
+            r.first_time(&i.to_string());
+        }
+        assert!(r.first_time("{\"a\":1}"), "forgotten after the capacity");
+        assert!(r.set.len() <= REPORTED_CAPACITY);
+    }
+
+    #[test]
+    fn bounded_cuts_on_a_char_boundary() {
+        assert_eq!(bounded("abc", 5), "abc");
+        assert_eq!(bounded("ééé", 3), "é… (6 bytes in all)");
     }
 }

@@ -39,6 +39,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Events refused for good (non-retryable 4xx, or a trace that cannot become an event).",
     ),
     (
+        "cts_exporter_traces_undecodable_total",
+        "counter",
+        "Traces CTS sent that cannot be read (each once); logged, kept in the dead-letter file, not delivered.",
+    ),
+    (
         "cts_exporter_retries_total",
         "counter",
         "Delivery attempts repeated after a retryable failure.",
@@ -73,6 +78,8 @@ pub struct PollerMetrics {
     pub acked: AtomicU64,
     /// `cts_exporter_events_rejected_total`.
     pub rejected: AtomicU64,
+    /// `cts_exporter_traces_undecodable_total`.
+    pub undecodable: AtomicU64,
     /// `cts_exporter_retries_total`, shared with the delivery tasks.
     pub retries: Arc<AtomicU64>,
     /// `cts_exporter_poll_errors_total`.
@@ -97,6 +104,7 @@ impl Default for PollerMetrics {
             sent: AtomicU64::new(0),
             acked: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            undecodable: AtomicU64::new(0),
             retries: Arc::new(AtomicU64::new(0)),
             poll_errors: AtomicU64::new(0),
             watermark_ms: AtomicI64::new(i64::MIN),
@@ -164,6 +172,7 @@ impl Registry {
                     "cts_exporter_events_sent_total" => counter(&m.sent),
                     "cts_exporter_events_acknowledged_total" => counter(&m.acked),
                     "cts_exporter_events_rejected_total" => counter(&m.rejected),
+                    "cts_exporter_traces_undecodable_total" => counter(&m.undecodable),
                     "cts_exporter_retries_total" => counter(&m.retries),
                     "cts_exporter_poll_errors_total" => counter(&m.poll_errors),
                     "cts_exporter_lag_seconds" => {
@@ -214,6 +223,7 @@ mod tests {
         prod.fetched.fetch_add(3, Ordering::Relaxed);
         prod.acked.fetch_add(2, Ordering::Relaxed);
         prod.retries.fetch_add(1, Ordering::Relaxed);
+        prod.undecodable.fetch_add(4, Ordering::Relaxed);
         prod.set_watermark(10_000);
         prod.observe_poll(0.3);
         assert!(Arc::ptr_eq(&prod, &r.poller("prod")));
@@ -225,6 +235,7 @@ mod tests {
         );
         assert!(text.contains("cts_exporter_events_acknowledged_total{cloud=\"prod\"} 2"));
         assert!(text.contains("cts_exporter_retries_total{cloud=\"prod\"} 1"));
+        assert!(text.contains("cts_exporter_traces_undecodable_total{cloud=\"prod\"} 4"));
         assert!(text.contains("cts_exporter_lag_seconds{cloud=\"prod\"} 60"));
         assert!(
             !text.contains("cts_exporter_lag_seconds{cloud=\"staging\"}"),

@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::dispatcher::Dispatcher;
 use crate::metrics::PollerMetrics;
-use crate::source::{FetchError, TraceSource};
+use crate::source::{FetchError, Fetched, TraceSource};
 use crate::state::{DeliveredId, PollerState, StateStore};
 use crate::window::{Planner, Window};
 
@@ -188,7 +188,10 @@ impl Poller {
             match item {
                 None => break,
                 Some(Err(e)) => return WindowEnd::Failed(e),
-                Some(Ok(trace)) => {
+                Some(Ok(Fetched::Undecodable(u))) => {
+                    self.dispatcher.undecodable(u);
+                }
+                Some(Ok(Fetched::Trace(trace))) => {
                     tokio::select! {
                         biased;
                         _ = stopped(&mut self.shutdown) => return WindowEnd::Shutdown,

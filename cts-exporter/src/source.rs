@@ -5,10 +5,13 @@
 //! throttling and server errors included). The trait keeps the poller
 //! testable with a scripted source and decides one thing the client does
 //! not: which failures are worth polling again and which need a human.
+//! A trace the client could not read comes through as
+//! [`Fetched::Undecodable`], so the window is not failed for it: the
+//! dispatcher reports and keeps it, and the watermark moves on.
 
 use futures::stream::{BoxStream, StreamExt};
 
-use cts_client::{CtsClient, Trace, TraceQuery};
+use cts_client::{CtsClient, Trace, TraceQuery, UndecodableTrace};
 
 use crate::config::Filters;
 use crate::window::Window;
@@ -29,10 +32,22 @@ impl std::fmt::Display for FetchError {
     }
 }
 
+/// One element of a window's trace list.
+// Items are as large as the `Trace`s streamed before; boxing would add an
+// allocation per trace for the rare undecodable one.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched {
+    /// A trace to deliver.
+    Trace(Trace),
+    /// A trace the model cannot read: reported and kept, never delivered.
+    Undecodable(UndecodableTrace),
+}
+
 /// Every trace of a window, in any order, possibly with duplicates.
 pub trait TraceSource: Send + Sync + std::fmt::Debug {
     /// The traces with `from < time < to`; the stream ends after the first error.
-    fn traces(&self, window: Window) -> BoxStream<'static, Result<Trace, FetchError>>;
+    fn traces(&self, window: Window) -> BoxStream<'static, Result<Fetched, FetchError>>;
 }
 
 /// The CTS trace-list API.
@@ -70,10 +85,22 @@ impl CtsSource {
 }
 
 impl TraceSource for CtsSource {
-    fn traces(&self, window: Window) -> BoxStream<'static, Result<Trace, FetchError>> {
+    fn traces(&self, window: Window) -> BoxStream<'static, Result<Fetched, FetchError>> {
         self.client
-            .traces(self.query(window))
-            .map(|r| r.map_err(|e| classify(&e)))
+            .pages(self.query(window))
+            .flat_map(|r| {
+                let items: Vec<Result<Fetched, FetchError>> = match r {
+                    Ok(page) => page
+                        .traces
+                        .into_iter()
+                        .map(Fetched::Trace)
+                        .chain(page.undecodable.into_iter().map(Fetched::Undecodable))
+                        .map(Ok)
+                        .collect(),
+                    Err(e) => vec![Err(classify(&e))],
+                };
+                futures::stream::iter(items)
+            })
             .boxed()
     }
 }

@@ -140,7 +140,7 @@ pub struct Config {
     pub max_window: Duration,
     /// Watermark state file.
     pub state_file: Option<PathBuf>,
-    /// Dead-letter file for events refused for good.
+    /// Dead-letter file for events refused for good and unreadable CTS traces.
     pub dead_letter_file: Option<PathBuf>,
     /// Sink or stdout.
     pub output: Output,

@@ -1,12 +1,15 @@
 //! The dead-letter file: events the sink refused for good (a 4xx other than
-//! 404/408/409/429), one JSON object per line, so nothing is lost silently
-//! and an operator can replay them after fixing the cause.
+//! 404/408/409/429) and CTS traces the exporter cannot read, one JSON object
+//! per line, so nothing is lost silently and an operator can replay them
+//! after fixing the cause.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// An append-only NDJSON file shared by all pollers.
@@ -47,7 +50,40 @@ impl DeadLetter {
             "at": chrono::Utc::now().to_rfc3339(),
             "event": event,
         });
-        let mut text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+        self.append(serde_json::to_string(&line).map_err(std::io::Error::other)?)
+    }
+
+    /// Appends a CTS trace that could not be read: `{"id", "status": null,
+    /// "reason", "at", "event"}` with `event` the trace's JSON text exactly
+    /// as CTS sent it (not re-encoded, so no number or key order changes).
+    pub fn write_raw(&self, id: &str, reason: &str, raw_json: &str) -> std::io::Result<()> {
+        #[derive(Serialize)]
+        struct Record<'a> {
+            id: &'a str,
+            status: Option<u16>,
+            reason: &'a str,
+            at: String,
+            event: &'a RawValue,
+        }
+        let raw: Box<RawValue> = match RawValue::from_string(raw_json.to_owned()) {
+            Ok(r) => r,
+            // Not JSON after all: keep the text as a JSON string.
+            Err(_) => RawValue::from_string(
+                serde_json::to_string(raw_json).map_err(std::io::Error::other)?,
+            )
+            .map_err(std::io::Error::other)?,
+        };
+        let record = Record {
+            id,
+            status: None,
+            reason,
+            at: chrono::Utc::now().to_rfc3339(),
+            event: &raw,
+        };
+        self.append(serde_json::to_string(&record).map_err(std::io::Error::other)?)
+    }
+
+    fn append(&self, mut text: String) -> std::io::Result<()> {
         text.push('\n');
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         f.write_all(text.as_bytes())?;
@@ -78,5 +114,21 @@ mod tests {
         assert_eq!(lines[0]["status"], 400);
         assert_eq!(lines[1]["status"], Value::Null);
         assert_eq!(lines[0]["event"]["id"], "a");
+    }
+
+    #[test]
+    fn raw_traces_are_kept_byte_for_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dead.ndjson");
+        let dl = DeadLetter::open(&path).expect("open");
+        let raw = r#"{"trace_id":"t1","time":"yesterday","n":1.50,"z":1,"a":2}"#;
+        dl.write_raw("t1", "CTS sent a trace the exporter cannot read", raw)
+            .expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains(&format!("\"event\":{raw}}}")), "{text}");
+        let line: Value = serde_json::from_str(text.trim_end()).expect("one JSON line");
+        assert_eq!(line["id"], "t1");
+        assert_eq!(line["status"], Value::Null);
+        assert_eq!(line["event"]["time"], "yesterday");
     }
 }
