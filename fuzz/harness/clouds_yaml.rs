@@ -131,11 +131,27 @@ fn secrets(data: &[u8], parts: &Parts<'_>) -> Vec<String> {
         .collect()
 }
 
-fn assert_hidden(secrets: &[String], what: &str, text: &str) {
-    for s in secrets {
+/// Everything a result shows: the configuration's `Debug`, or the error's
+/// message and `Debug`.
+fn shown(result: &Result<CloudConfig, otc_auth::Error>) -> String {
+    match result {
+        Ok(config) => format!("{config:?}"),
+        Err(e) => format!("{e}\n{e:?}"),
+    }
+}
+
+/// A secret found in the output counts as leaked only if it is gone when the
+/// same input is loaded with the secret's text replaced: otherwise the text is
+/// the crate's own wording (a secret `OS_REGION_NA` is part of every hint
+/// that names `OS_REGION_NAME`).
+fn assert_hidden(secrets: &[String], data: &[u8], shown_text: &str) {
+    for s in secrets.iter().filter(|s| shown_text.contains(s.as_str())) {
+        let fill = if s.starts_with('x') { "y" } else { "x" }.repeat(s.chars().count());
+        let changed = String::from_utf8_lossy(data).replace(s.as_str(), &fill);
+        let again = shown(&load(&split(changed.as_bytes())));
         assert!(
-            !text.contains(s.as_str()),
-            "a secret from the input appears in {what}: {text}"
+            again.contains(s.as_str()),
+            "a secret from the input appears in the output: {shown_text}"
         );
     }
 }
@@ -170,17 +186,11 @@ pub fn run(data: &[u8]) {
     let parts = split(data);
     let result = load(&parts);
     let hidden = secrets(data, &parts);
-    match result {
-        Ok(config) => assert_hidden(
-            &hidden,
-            "the loaded configuration's Debug",
-            &format!("{config:?}"),
-        ),
-        Err(e) => {
-            let msg = e.to_string();
-            assert!(!msg.trim().is_empty(), "empty error message: {e:?}");
-            assert_hidden(&hidden, "an error message", &msg);
-            assert_hidden(&hidden, "an error's Debug", &format!("{e:?}"));
-        }
+    if let Err(e) = &result {
+        assert!(
+            !e.to_string().trim().is_empty(),
+            "empty error message: {e:?}"
+        );
     }
+    assert_hidden(&hidden, data, &shown(&result));
 }
