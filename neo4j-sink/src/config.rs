@@ -58,11 +58,13 @@ pub struct RawArgs {
     /// Largest number of events written in one transaction.
     #[arg(long, env = "BATCH_MAX_EVENTS", default_value = "500")]
     pub batch_max_events: String,
-    /// How long a batch waits for more events before it is written, in milliseconds.
-    #[arg(long, env = "BATCH_MAX_DELAY_MS", default_value = "5")]
+    /// How long a batch waits for more events before it is written, in milliseconds. 0 writes what is
+    /// queued as soon as a write slot is free; events queue while every slot is busy, so batches grow
+    /// with the load.
+    #[arg(long, env = "BATCH_MAX_DELAY_MS", default_value = "0")]
     pub batch_max_delay_ms: String,
     /// How many batches may be written at the same time.
-    #[arg(long, env = "WRITE_CONCURRENCY", default_value = "4")]
+    #[arg(long, env = "WRITE_CONCURRENCY", default_value = "3")]
     pub write_concurrency: String,
     /// How many events may wait for their commit; beyond it requests get 429.
     #[arg(long, env = "QUEUE_CAPACITY", default_value = "10000")]
