@@ -6,42 +6,23 @@
 #[path = "../../fuzz/harness/clouds_yaml.rs"]
 mod harness;
 
-use std::path::PathBuf;
-
-fn inputs() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/clouds_yaml");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
+#[path = "../../fuzz/harness/replay.rs"]
+mod replay;
 
 #[test]
 fn every_regression_input_is_handled_without_panic() {
-    let files = inputs();
-    assert!(!files.is_empty(), "no regression inputs found");
-    let mut failed = Vec::new();
-    for path in &files {
-        let data = std::fs::read(path).expect("read a regression input");
-        if std::panic::catch_unwind(|| harness::run(&data)).is_err() {
-            failed.push(path.display().to_string());
-        }
-    }
-    assert!(failed.is_empty(), "inputs that still fail: {failed:#?}");
+    replay::replay_all(env!("CARGO_MANIFEST_DIR"), "clouds_yaml", harness::run);
 }
 
 /// The harness feeds files and environment the way its docs say: the seed
 /// with a clouds file, a secure file and an environment loads as expected.
 #[test]
 fn the_harness_input_format_reaches_the_loader() {
-    let data = std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../fuzz/regressions/clouds_yaml/seed-secure-and-env"),
-    )
-    .expect("seed");
+    let data = replay::read_input(
+        env!("CARGO_MANIFEST_DIR"),
+        "clouds_yaml",
+        "seed-secure-and-env",
+    );
     let config = harness::load(&harness::split(&data)).expect("the seed loads");
     assert_eq!(config.name, "otc");
     assert_eq!(config.region, "eu-nl");
