@@ -34,34 +34,9 @@ fn distinctive(kind: &str) -> String {
     format!("{kind}{:x}{:08x}Zq", nanos, rand::random::<u32>())
 }
 
-/// Every form a secret could be printed in: as is, percent-encoded, JSON-escaped.
-fn forms(secret: &str) -> Vec<String> {
-    let percent: String = secret
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let json = serde_json::to_string(secret).expect("json");
-    vec![
-        secret.to_string(),
-        percent,
-        json.trim_matches('"').to_string(),
-    ]
-}
-
-/// The secrets found in `output`, by name.
-fn leaks(output: &str, secrets: &[(&str, String)]) -> Vec<String> {
-    secrets
-        .iter()
-        .filter(|(_, s)| forms(s).iter().any(|f| output.contains(f.as_str())))
-        .map(|(name, _)| name.to_string())
-        .collect()
-}
+#[path = "../../neo4j-sink/tests/support/leak_check.rs"]
+mod leak_check;
+use leak_check::{forms, leaks};
 
 /// Emulator tokens look like `MIIEmu` and 64 hex digits; any 16 of them is a leak.
 fn token_like(output: &str) -> Option<String> {

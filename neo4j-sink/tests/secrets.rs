@@ -25,33 +25,11 @@ fn distinctive(kind: &str) -> String {
     format!("{kind}{}Zq", uuid::Uuid::new_v4().simple())
 }
 
-/// As is, percent-encoded and JSON-escaped.
-fn forms(secret: &str) -> Vec<String> {
-    let percent: String = secret
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let json = serde_json::to_string(secret).expect("json");
-    vec![
-        secret.to_string(),
-        percent,
-        json.trim_matches('"').to_string(),
-    ]
-}
-
-fn leaks(output: &str, secrets: &[(&str, String)]) -> Vec<String> {
-    secrets
-        .iter()
-        .filter(|(_, s)| forms(s).iter().any(|f| output.contains(f.as_str())))
-        .map(|(name, _)| name.to_string())
-        .collect()
-}
+#[path = "support/leak_check.rs"]
+mod leak_check;
+#[path = "support/terminate.rs"]
+mod terminate;
+use leak_check::leaks;
 
 #[test]
 fn the_search_finds_what_it_looks_for() {
@@ -177,20 +155,7 @@ impl Process {
 
     /// SIGTERM, the exit code and everything the process printed.
     async fn stop(mut self) -> (Option<i32>, String) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        let code = loop {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                break s.code();
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                let _ = self.child.kill();
-                break None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let code = terminate::terminate(&mut self.child, Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         (code, self.output())
     }

@@ -13,6 +13,8 @@
 #[allow(dead_code)]
 #[path = "../sink/common.rs"]
 mod common;
+#[path = "../support/terminate.rs"]
+mod terminate;
 
 mod cases;
 mod injection;

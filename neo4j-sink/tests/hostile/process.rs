@@ -89,20 +89,7 @@ impl SinkProcess {
 
     /// SIGTERM, then the exit code (SIGKILL after 30 s).
     pub async fn terminate(mut self) -> (Option<i32>, String) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        let code = loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                break status.code();
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                let _ = self.child.kill();
-                break None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let code = crate::terminate::terminate(&mut self.child, Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         (code, self.stderr())
     }
