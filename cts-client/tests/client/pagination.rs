@@ -10,13 +10,7 @@ use crate::support::{ids, page, Harness};
 #[tokio::test]
 async fn single_page_with_null_marker() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a", "b"], None)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
+    h.mount_page(None, page(&["a", "b"], None), Some(1)).await;
     let traces: Vec<_> = h
         .client()
         .traces(TraceQuery::new().limit(200))
@@ -76,14 +70,14 @@ async fn several_pages_follow_marker_as_next_with_same_filters() {
 #[tokio::test]
 async fn empty_marker_string_ends_the_walk() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+    h.mount_page(
+        None,
+        serde_json::json!({
             "traces": [crate::support::trace("x")], "meta_data": {"count": 1, "marker": ""}
-        })))
-        .expect(1)
-        .mount(&h.server)
-        .await;
+        }),
+        Some(1),
+    )
+    .await;
     let traces: Vec<_> = h
         .client()
         .traces(TraceQuery::new())
@@ -96,15 +90,8 @@ async fn empty_marker_string_ends_the_walk() {
 #[tokio::test]
 async fn missing_meta_data_ends_the_walk() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"traces": [crate::support::trace("x")]})),
-        )
-        .expect(1)
-        .mount(&h.server)
-        .await;
+    let body = serde_json::json!({"traces": [crate::support::trace("x")]});
+    h.mount_page(None, body, Some(1)).await;
     let traces: Vec<_> = h
         .client()
         .traces(TraceQuery::new())
@@ -117,19 +104,8 @@ async fn missing_meta_data_ends_the_walk() {
 #[tokio::test]
 async fn empty_page_with_marker_stops_without_another_request() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a"], Some("a"))))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "a"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&[], Some("zzz"))))
-        .expect(1)
-        .mount(&h.server)
+    h.mount_page(None, page(&["a"], Some("a")), Some(1)).await;
+    h.mount_page(Some("a"), page(&[], Some("zzz")), Some(1))
         .await;
     let pages: Vec<_> = h
         .client()
@@ -147,12 +123,7 @@ async fn empty_page_with_marker_stops_without_another_request() {
 #[tokio::test]
 async fn first_page_empty_yields_nothing() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&[], None)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
+    h.mount_page(None, page(&[], None), Some(1)).await;
     let traces: Vec<_> = h
         .client()
         .traces(TraceQuery::new())
@@ -165,23 +136,10 @@ async fn first_page_empty_yields_nothing() {
 #[tokio::test]
 async fn repeated_marker_is_a_clear_error() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a", "b"], Some("b"))))
-        .mount(&h.server)
+    h.mount_page(None, page(&["a", "b"], Some("b")), None).await;
+    h.mount_page(Some("b"), page(&["c", "d"], Some("d")), None)
         .await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "b"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c", "d"], Some("d"))))
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "d"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["e", "b"], Some("b"))))
-        .mount(&h.server)
+    h.mount_page(Some("d"), page(&["e", "b"], Some("b")), None)
         .await;
     // `take` bounds the walk, so a broken loop check fails here instead of hanging.
     let items: Vec<_> = h.client().pages(TraceQuery::new()).take(10).collect().await;
@@ -212,12 +170,7 @@ async fn repeated_marker_is_a_clear_error() {
 #[tokio::test]
 async fn marker_equal_to_the_starting_next_is_a_loop() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "m"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["x"], Some("m"))))
-        .expect(1)
-        .mount(&h.server)
+    h.mount_page(Some("m"), page(&["x"], Some("m")), Some(1))
         .await;
     let items: Vec<_> = h
         .client()
@@ -243,20 +196,10 @@ async fn marker_equal_to_the_starting_next_is_a_loop() {
 #[tokio::test]
 async fn traces_of_the_looping_page_are_not_lost() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a", "b"], Some("b"))))
-        .expect(1)
-        .mount(&h.server)
+    h.mount_page(None, page(&["a", "b"], Some("b")), Some(1))
         .await;
     // The server answers `next=b` with new traces but the same marker again.
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "b"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c", "d"], Some("b"))))
-        .expect(1)
-        .mount(&h.server)
+    h.mount_page(Some("b"), page(&["c", "d"], Some("b")), Some(1))
         .await;
     let items: Vec<_> = h
         .client()
@@ -279,12 +222,7 @@ async fn traces_of_the_looping_page_are_not_lost() {
 #[tokio::test]
 async fn an_error_mid_walk_ends_the_stream_after_the_good_pages() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["a"], Some("a"))))
-        .mount(&h.server)
-        .await;
+    h.mount_page(None, page(&["a"], Some("a")), None).await;
     Mock::given(method("GET"))
         .and(path(h.v3_path()))
         .and(query_param("next", "a"))
@@ -307,12 +245,7 @@ async fn an_error_mid_walk_ends_the_stream_after_the_good_pages() {
 #[tokio::test]
 async fn single_page_call_returns_marker_and_count() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "resume-here"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["p", "q"], Some("q"))))
-        .expect(1)
-        .mount(&h.server)
+    h.mount_page(Some("resume-here"), page(&["p", "q"], Some("q")), Some(1))
         .await;
     let p = h
         .client()
@@ -338,20 +271,8 @@ fn page_with_bad(marker: Option<&str>) -> serde_json::Value {
 #[tokio::test]
 async fn pages_carry_undecodable_traces_and_the_walk_goes_on() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page_with_bad(Some("b"))))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "b"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["c"], None)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
+    h.mount_page(None, page_with_bad(Some("b")), Some(1)).await;
+    h.mount_page(Some("b"), page(&["c"], None), Some(1)).await;
     let pages: Vec<_> = h
         .client()
         .pages(TraceQuery::new())
@@ -381,22 +302,9 @@ async fn a_page_of_only_undecodable_traces_does_not_end_the_walk() {
     let h = Harness::start().await;
     let mut bad = crate::support::trace("x");
     bad["time"] = serde_json::json!("yesterday");
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            serde_json::json!({"traces": [bad], "meta_data": {"count": 1, "marker": "x"}}),
-        ))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param("next", "x"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(&["y"], None)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
+    let only_bad = serde_json::json!({"traces": [bad], "meta_data": {"count": 1, "marker": "x"}});
+    h.mount_page(None, only_bad, Some(1)).await;
+    h.mount_page(Some("x"), page(&["y"], None), Some(1)).await;
     let pages: Vec<_> = h
         .client()
         .pages(TraceQuery::new())
@@ -411,13 +319,7 @@ async fn a_page_of_only_undecodable_traces_does_not_end_the_walk() {
 #[tokio::test]
 async fn the_trace_stream_ends_with_the_undecodable_trace_instead_of_skipping_it() {
     let h = Harness::start().await;
-    Mock::given(method("GET"))
-        .and(path(h.v3_path()))
-        .and(query_param_is_missing("next"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page_with_bad(Some("b"))))
-        .expect(1)
-        .mount(&h.server)
-        .await;
+    h.mount_page(None, page_with_bad(Some("b")), Some(1)).await;
     let items: Vec<_> = h.client().traces(TraceQuery::new()).collect().await;
     assert_eq!(items.len(), 3, "a, b, then the error: {items:?}");
     let got: Vec<_> = items[..2]

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 use cts_client::clock::{Clock, RandomSource};
 use cts_client::{CtsClient, CtsClientBuilder, Endpoint, RetryConfig};
 use serde_json::{json, Value};
-use wiremock::MockServer;
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const PID: &str = "0391e4486e864c26be5654c522f440f2";
 
@@ -120,6 +121,23 @@ impl Harness {
 
     pub fn v3_path(&self) -> String {
         format!("/v3/{PID}/traces")
+    }
+
+    /// Answers the first request of a walk (`after: None`: no `next` parameter) or the one that follows
+    /// marker `after` with 200 and `body`; with `times`, the mock checks on drop that it was asked
+    /// exactly that often.
+    pub async fn mount_page(&self, after: Option<&str>, body: Value, times: Option<u64>) {
+        let mock = Mock::given(method("GET")).and(path(self.v3_path()));
+        let mock = match after {
+            None => mock.and(query_param_is_missing("next")),
+            Some(marker) => mock.and(query_param("next", marker)),
+        };
+        let mock = mock.respond_with(ResponseTemplate::new(200).set_body_json(body));
+        let mock = match times {
+            Some(n) => mock.expect(n),
+            None => mock,
+        };
+        mock.mount(&self.server).await;
     }
 
     pub fn authorized(&self) -> usize {
