@@ -46,6 +46,10 @@ pub struct RawArgs {
     /// Neo4j database name; empty means the server's default database.
     #[arg(long, env = "NEO4J_DATABASE", default_value = "")]
     pub neo4j_database: String,
+    /// PEM file of the CA that signed Neo4j's certificate, for neo4j+s/bolt+s with a private CA;
+    /// empty trusts the system's root certificates.
+    #[arg(long, env = "NEO4J_CA_CERT", default_value = "")]
+    pub neo4j_ca_cert: String,
     /// How often a failed write transaction is retried inside one batch write.
     #[arg(long, env = "NEO4J_MAX_RETRIES", default_value = "3")]
     pub neo4j_max_retries: String,
@@ -140,6 +144,8 @@ pub struct Neo4jSettings {
     pub password: Secret,
     /// Database name; `None` for the server default.
     pub database: Option<String>,
+    /// CA certificate file for `+s` URIs; `None` for the system's roots.
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Retries of one write transaction.
     pub max_retries: u32,
     /// Time limit of one connection attempt or ping.

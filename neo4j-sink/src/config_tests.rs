@@ -73,6 +73,55 @@ fn encrypted_schemes_pass_through() {
 }
 
 #[test]
+fn ca_cert_needs_a_verifying_scheme_and_a_pem_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = dir.path().join("ca.crt");
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    let pem_arg = pem.to_str().expect("utf-8 path");
+    let s = parse(&[
+        "--neo4j-uri",
+        "neo4j+s://db:7687",
+        "--neo4j-ca-cert",
+        pem_arg,
+    ])
+    .validate()
+    .expect("CA with neo4j+s");
+    assert_eq!(s.neo4j.ca_cert.as_deref(), Some(pem.as_path()));
+    assert!(parse(&[])
+        .validate()
+        .expect("default")
+        .neo4j
+        .ca_cert
+        .is_none());
+
+    let e = parse(&["--neo4j-uri", "bolt+ssc://db", "--neo4j-ca-cert", pem_arg])
+        .validate()
+        .expect_err("CA with +ssc");
+    assert_eq!(e.env, "NEO4J_CA_CERT");
+    assert!(e.to_string().contains("use bolt+s://"), "{e}");
+
+    let missing = dir.path().join("missing.crt");
+    let e = parse(&[
+        "--neo4j-uri",
+        "bolt+s://db",
+        "--neo4j-ca-cert",
+        missing.to_str().expect("utf-8"),
+    ])
+    .validate()
+    .expect_err("missing file");
+    assert_eq!(e.env, "NEO4J_CA_CERT");
+    assert!(
+        e.to_string()
+            .contains("cannot read the CA certificate file"),
+        "{e}"
+    );
+}
+
+#[test]
 fn password_is_required_and_never_echoed() {
     let e = parse_flags(&[]).validate().expect_err("missing password");
     assert_eq!(e.env, "NEO4J_PASSWORD");

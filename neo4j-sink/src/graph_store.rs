@@ -28,6 +28,7 @@ impl GraphStore {
             settings.password.expose().to_string(),
         );
         config.database = settings.database.clone();
+        config.ca_cert = settings.ca_cert.clone();
         config.max_retries = settings.max_retries;
         config.connect_timeout = settings.connect_timeout;
         config.batch_size = batch_max_events.clamp(1, 50_000);
@@ -117,6 +118,7 @@ mod tests {
             user: "neo4j".into(),
             password: crate::secret::Secret::new("pw".into()),
             database: None,
+            ca_cert: None,
             max_retries: 0,
             connect_timeout: std::time::Duration::from_secs(1),
         };

@@ -59,6 +59,9 @@ struct QueryArgs {
     /// Neo4j database name; empty means the server's default database.
     #[arg(long, env = "NEO4J_DATABASE", default_value = "")]
     neo4j_database: String,
+    /// PEM file of the CA that signed Neo4j's certificate (neo4j+s/bolt+s with a private CA).
+    #[arg(long, env = "NEO4J_CA_CERT", default_value = "")]
+    neo4j_ca_cert: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,6 +122,9 @@ async fn answer(cli: &QueryArgs, name: &str, values: &Args) -> ExitCode {
         cli.neo4j_password.clone(),
     );
     config.database = Some(cli.neo4j_database.trim().to_owned()).filter(|d| !d.is_empty());
+    config.ca_cert = Some(cli.neo4j_ca_cert.trim())
+        .filter(|c| !c.is_empty())
+        .map(Into::into);
     config.max_connections = 1;
     config.max_retries = 2;
     config.connect_timeout = Duration::from_secs(10);

@@ -98,6 +98,14 @@ pub fn explain(error: &StoreError, uri: &str, user: &str, timeout: Duration) -> 
         StoreError::Auth(m) => format!(
             "Neo4j at {uri} refused user {user:?}: {m}; check NEO4J_USER and NEO4J_PASSWORD"
         ),
+        StoreError::Unreachable(m) | StoreError::Transient(m)
+            if m.contains("TLS certificate was refused") =>
+        {
+            format!(
+                "Neo4j at {uri} answered with a TLS certificate this sink does not trust: {m}; \
+                 here that means NEO4J_CA_CERT (the CA's PEM file) or a +ssc scheme in NEO4J_URI"
+            )
+        }
         StoreError::Unreachable(m) | StoreError::Transient(m) => format!(
             "Neo4j at {uri} is not reachable: {m}; check NEO4J_URI and that Neo4j is running \
              (one connection attempt may take up to NEO4J_CONNECT_TIMEOUT_SECS={}s)",

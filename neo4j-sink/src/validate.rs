@@ -122,8 +122,20 @@ impl RawArgs {
                 ));
             }
         }
+        let ca_cert = Some(self.neo4j_ca_cert.trim())
+            .filter(|c| !c.is_empty())
+            .map(std::path::PathBuf::from);
+        if let Some(path) = &ca_cert {
+            // trace-graph's own rule (a +s scheme and a readable PEM file), named after our setting.
+            let mut probe = trace_graph::GraphConfig::new(uri.clone(), "neo4j", "");
+            probe.ca_cert = Some(path.clone());
+            if let Err(trace_graph::Error::Config { problem, .. }) = probe.validate() {
+                return Err(err("NEO4J_CA_CERT", problem, &path.display().to_string()));
+            }
+        }
         let neo4j = Neo4jSettings {
             uri,
+            ca_cert,
             user: self.neo4j_user.trim().to_string(),
             password: Secret::new(self.neo4j_password.clone()),
             database,

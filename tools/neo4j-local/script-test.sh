@@ -87,6 +87,9 @@ check "short password is refused without echoing it" \
 run env NEO4J_LOCAL_HEAP=lots "$S" start
 check "bad heap size is named" eval 'rc_is 1 && out_has "NEO4J_LOCAL_HEAP='"'"'lots'"'"' is not a size"'
 
+run env NEO4J_LOCAL_TLS=yes "$S" start
+check "bad TLS switch is named" eval 'rc_is 1 && out_has "NEO4J_LOCAL_TLS='"'"'yes'"'"' must be 1"'
+
 run env JAVA_HOME="$SCRATCH/no-such-jdk" "$S" start
 check "JAVA_HOME without bin/java" eval 'rc_is 1 && out_has "has no bin/java"'
 
@@ -141,6 +144,19 @@ eval "$ENV_OUT"
 check "env: eval gives URI, user and the exact password" eval \
   '[ "${NEO4J_URI:-}" = "neo4j://127.0.0.1:$NEO4J_LOCAL_PORT" ] && [ "${NEO4J_USER:-}" = neo4j ] && [ "${NEO4J_PASSWORD:-}" = "$NEO4J_LOCAL_PASSWORD" ]'
 check "env: prints only export lines" eval '! grep -vq "^export NEO4J_" <<<"$ENV_OUT"'
+# tls_verifies CA-FILE -verify_hostname NAME | -verify_ip ADDRESS
+tls_verifies() {
+  OUT="$(timeout 10 openssl s_client -connect "127.0.0.1:$NEO4J_LOCAL_PORT" -CAfile "$1" \
+    "$2" "$3" -verify_return_error </dev/null 2>&1)"
+  RC=$?
+  [ "$RC" -eq 0 ] && out_has "Verify return code: 0 (ok)"
+}
+check "env: exports the test CA" eval '[ "${NEO4J_LOCAL_CA_CERT:-}" = "$NEO4J_LOCAL_DIR/tls/ca.crt" ]'
+check "TLS on the Bolt port, verified by the CA for localhost" tls_verifies "$NEO4J_LOCAL_CA_CERT" -verify_hostname localhost
+check "TLS on the Bolt port, verified by the CA for 127.0.0.1" tls_verifies "$NEO4J_LOCAL_CA_CERT" -verify_ip 127.0.0.1
+check "TLS: a name the certificate is not for fails" eval '! tls_verifies "$NEO4J_LOCAL_CA_CERT" -verify_hostname graph.example.com'
+check "TLS: the keys are readable by the owner only" eval \
+  '[ "$(stat -c %a "$NEO4J_LOCAL_DIR/tls/private.key")" = 600 ] && [ "$(stat -c %a "$NEO4J_LOCAL_DIR/tls/ca.key")" = 600 ]'
 
 # --- stop -----------------------------------------------------------------------
 # A setting that only start needs (here a too short password) must not block a stop.
@@ -169,12 +185,15 @@ kill "$NOT_NEO4J"
 PID2="$(pid_of)"
 run env NEO4J_LOCAL_STOP_TIMEOUT=0 "$S" stop
 check "stop with no grace period falls back to SIGKILL" eval 'rc_is 0 && out_has "sending SIGKILL" && ! alive "$PID2"'
-run "$S" start
+run env NEO4J_LOCAL_TLS=0 "$S" start
 check "start after SIGKILL recovers the store" eval 'rc_is 0 && out_has "is ready"'
+check "NEO4J_LOCAL_TLS=0: plain Bolt only, no CA exported" eval \
+  '! tls_verifies "$NEO4J_LOCAL_DIR/tls/ca.crt" -verify_hostname localhost && ! NEO4J_LOCAL_TLS=0 "$S" env | grep -q NEO4J_LOCAL_CA_CERT'
 
 # --- reset --------------------------------------------------------------------------
 run "$S" reset
-check "reset: stops and deletes the data" eval 'rc_is 0 && [ ! -e "$NEO4J_LOCAL_DIR/home" ] && [ ! -e "$NEO4J_LOCAL_DIR/neo4j.log" ]'
+check "reset: stops and deletes the data and certificates" eval \
+  'rc_is 0 && [ ! -e "$NEO4J_LOCAL_DIR/home" ] && [ ! -e "$NEO4J_LOCAL_DIR/neo4j.log" ] && [ ! -e "$NEO4J_LOCAL_DIR/tls" ]'
 run "$S" status
 check "status after reset: not running" rc_is 3
 

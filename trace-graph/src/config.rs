@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A string that must not leak: `Debug` and `Display` print `***`.
@@ -64,6 +65,11 @@ pub struct GraphConfig {
     pub password: Secret,
     /// Database name; `None` uses the server's default database.
     pub database: Option<String>,
+    /// PEM file with the certificate(s) of the CA that signed the server's
+    /// certificate, for `bolt+s`/`neo4j+s` against a server with a private CA.
+    /// `None` (the default) trusts the system's root certificates. Only valid
+    /// with the `+s` schemes (`+ssc` checks no certificate at all).
+    pub ca_cert: Option<PathBuf>,
     /// Traces per transaction, 1..=50 000. Default 1000.
     pub batch_size: usize,
     /// Batches of one [`GraphWriter::write`](crate::GraphWriter::write) call
@@ -101,6 +107,7 @@ impl GraphConfig {
             user: user.into(),
             password: password.into(),
             database: None,
+            ca_cert: None,
             batch_size: 1000,
             write_concurrency: 2,
             max_retries: 8,
@@ -143,6 +150,20 @@ impl GraphConfig {
         }
         if authority.is_empty() {
             return bad("uri", format!("the URI has no host, got {uri:?}"));
+        }
+        if let Some(path) = &self.ca_cert {
+            if !scheme.ends_with("+s") {
+                return bad(
+                    "ca_cert",
+                    format!(
+                        "a CA certificate is only used with the bolt+s or neo4j+s schemes (they \
+                         verify the server's certificate), but the URI scheme is {scheme}; use \
+                         {}+s://... or drop the CA certificate",
+                        scheme.trim_end_matches("+ssc")
+                    ),
+                );
+            }
+            check_ca_file(path).or_else(|problem| bad("ca_cert", problem))?;
         }
         if self.user.trim().is_empty() {
             return bad(
@@ -203,6 +224,25 @@ impl GraphConfig {
     }
 }
 
+/// The file must be readable and hold at least one PEM certificate.
+fn check_ca_file(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read the CA certificate file {}: {e}",
+            path.display()
+        )
+    })?;
+    let needle = b"-----BEGIN CERTIFICATE-----";
+    if !text.windows(needle.len()).any(|w| w == needle) {
+        return Err(format!(
+            "{} holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line); give the \
+             CA certificate in PEM form, e.g. the ca.crt the server's certificate was signed with",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +289,7 @@ mod tests {
             ),
             (|c| c.max_connections = 0, "max_connections"),
             (|c| c.connect_timeout = Duration::ZERO, "connect_timeout"),
+            (|c| c.ca_cert = Some("/no/such/ca.crt".into()), "ca_cert"),
         ];
         for (change, field) in cases {
             let mut c = cfg();
@@ -261,5 +302,60 @@ mod tests {
                 other => panic!("{field}: expected a config error, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn ca_cert_needs_a_verifying_scheme_and_a_pem_file() {
+        let problem = |c: &GraphConfig| match c.validate() {
+            Err(Error::Config { setting, problem }) => {
+                assert_eq!(setting, "ca_cert");
+                problem
+            }
+            other => panic!("expected a ca_cert error, got {other:?}"),
+        };
+        let dir = std::env::temp_dir().join(format!("tg-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let pem = dir.join("ca.crt");
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let not_pem = dir.join("ca.der");
+        std::fs::write(&not_pem, [0x30, 0x82, 0x01]).expect("write");
+
+        let mut c = cfg();
+        c.ca_cert = Some(pem.clone());
+        for uri in [
+            "bolt://h:7687",
+            "neo4j://h",
+            "bolt+ssc://h",
+            "neo4j+ssc://h",
+        ] {
+            c.uri = uri.into();
+            let p = problem(&c);
+            assert!(p.contains("only used with the bolt+s or neo4j+s"), "{p}");
+        }
+        c.uri = "neo4j+ssc://h".into();
+        assert!(problem(&c).contains("use neo4j+s://"), "{}", problem(&c));
+
+        c.uri = "neo4j+s://h".into();
+        c.validate().expect("PEM file with neo4j+s");
+        c.uri = "bolt+s://h".into();
+        c.validate().expect("PEM file with bolt+s");
+
+        c.ca_cert = Some(not_pem.clone());
+        let p = problem(&c);
+        assert!(
+            p.contains("holds no PEM certificate") && p.contains("ca.der"),
+            "{p}"
+        );
+        c.ca_cert = Some(dir.join("missing.crt"));
+        let p = problem(&c);
+        assert!(
+            p.contains("cannot read the CA certificate file") && p.contains("missing.crt"),
+            "{p}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

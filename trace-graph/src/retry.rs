@@ -40,6 +40,17 @@ pub(crate) fn classify(e: &neo4rs::Error) -> Failure {
             n.code().to_owned(),
             n.message().to_owned(),
         ),
+        // rustls refused the server's certificate: retrying may help (a server about to get its
+        // new certificate), but the fix is usually on this side, so the message says what to do.
+        E::IOError { .. } if e.to_string().contains("certificate") => (
+            Class::Retry,
+            "tls".to_owned(),
+            format!(
+                "{e}; the server's TLS certificate was refused: set the CA certificate (ca_cert) \
+                 to the PEM file of the CA that signed it, check that the URI's host is a name \
+                 the certificate is for, or use the +ssc scheme to encrypt without verifying"
+            ),
+        ),
         E::IOError { .. }
         | E::ConnectionError
         | E::ConnectionTimedOut

@@ -78,6 +78,11 @@ impl GraphWriter {
         if let Some(db) = &config.database {
             builder = builder.db(db.trim());
         }
+        if let Some(ca) = &config.ca_cert {
+            // neo4rs calls the CA file a "client certificate"; it is the root the server's
+            // certificate must chain to.
+            builder = builder.with_client_certificate(ca);
+        }
         let built = builder
             .build()
             .map_err(|e| to_error(&config, 1, classify(&e)))?;

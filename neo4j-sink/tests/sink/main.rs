@@ -7,3 +7,4 @@ mod delivery;
 mod errors;
 mod lifecycle;
 mod oidc;
+mod tls;

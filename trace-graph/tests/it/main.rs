@@ -7,4 +7,5 @@ mod mapping;
 mod read_back;
 mod retention;
 mod synth;
+mod tls;
 mod write;

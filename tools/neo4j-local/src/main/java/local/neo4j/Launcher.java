@@ -59,8 +59,10 @@ public final class Launcher {
             System.out.flush();
             stopped.countDown();
         }, "neo4j-local-shutdown"));
-        System.out.printf("neo4j-local: ready on bolt://%s:%d after %.1f s (ready file %s)%n",
-                LauncherConfig.LISTEN_HOST, config.port(), (System.nanoTime() - started) / 1e9, config.readyFile());
+        System.out.printf("neo4j-local: ready on bolt://%s:%d%s after %.1f s (ready file %s)%n",
+                LauncherConfig.LISTEN_HOST, config.port(),
+                config.tlsDir() == null ? "" : " (TLS optional, certificate in " + config.tlsDir() + ")",
+                (System.nanoTime() - started) / 1e9, config.readyFile());
         System.out.flush();
 
         try {

@@ -1,5 +1,6 @@
 package local.neo4j;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -25,6 +26,9 @@ public final class LauncherConfig {
     /** Bolt only ever listens on the loopback interface. */
     public static final String LISTEN_HOST = "127.0.0.1";
 
+    /** The PEM files Neo4j's Bolt SSL policy reads from the {@code --tls-dir} directory. */
+    public static final List<String> TLS_FILES = List.of("private.key", "public.crt");
+
     private static final Pattern SIZE = Pattern.compile("([0-9]{1,12})([kmg]?)");
 
     private final Path home;
@@ -32,18 +36,21 @@ public final class LauncherConfig {
     private final int port;
     private final long pageCacheBytes;
     private final String password;
+    private final Path tlsDir;
 
-    private LauncherConfig(Path home, Path readyFile, int port, long pageCacheBytes, String password) {
+    private LauncherConfig(Path home, Path readyFile, int port, long pageCacheBytes, String password, Path tlsDir) {
         this.home = home;
         this.readyFile = readyFile;
         this.port = port;
         this.pageCacheBytes = pageCacheBytes;
         this.password = password;
+        this.tlsDir = tlsDir;
     }
 
     /**
-     * Parses {@code --home DIR --ready-file FILE [--port N] [--pagecache SIZE]} plus the password from
-     * {@code env}.
+     * Parses {@code --home DIR --ready-file FILE [--port N] [--pagecache SIZE] [--tls-dir DIR]} plus
+     * the password from {@code env}. The TLS directory must hold {@link #TLS_FILES}; it is checked here
+     * so that a missing file is reported before Neo4j starts.
      *
      * @throws ConfigException naming the bad option and how to fix it
      */
@@ -52,6 +59,7 @@ public final class LauncherConfig {
         Path readyFile = null;
         int port = 7687;
         long pageCache = parseSize("--pagecache", "1g");
+        Path tlsDir = null;
         for (int i = 0; i < args.size(); i++) {
             String option = args.get(i);
             if (!option.startsWith("--")) {
@@ -74,6 +82,9 @@ public final class LauncherConfig {
                 case "--pagecache":
                     pageCache = parseSize(option, value);
                     break;
+                case "--tls-dir":
+                    tlsDir = nonEmptyPath(option, value).toAbsolutePath().normalize();
+                    break;
                 default:
                     throw new ConfigException("unknown option " + option + "; " + usage());
             }
@@ -94,13 +105,22 @@ public final class LauncherConfig {
             throw new ConfigException(PASSWORD_ENV + " is too short (" + password.length()
                     + " characters); Neo4j needs at least " + MIN_PASSWORD_LENGTH);
         }
+        if (tlsDir != null) {
+            for (String name : TLS_FILES) {
+                if (!Files.isRegularFile(tlsDir.resolve(name))) {
+                    throw new ConfigException("--tls-dir " + tlsDir + " has no " + name + "; it needs "
+                            + String.join(" and ", TLS_FILES) + " (PEM; scripts/neo4j-local makes them with openssl)");
+                }
+            }
+        }
         return new LauncherConfig(home.toAbsolutePath().normalize(),
-                readyFile.toAbsolutePath().normalize(), port, pageCache, password);
+                readyFile.toAbsolutePath().normalize(), port, pageCache, password, tlsDir);
     }
 
     /** One line that lists the options, for error messages. */
     public static String usage() {
-        return "usage: --home DIR --ready-file FILE [--port 1-65535] [--pagecache SIZE like 512m or 1g],"
+        return "usage: --home DIR --ready-file FILE [--port 1-65535] [--pagecache SIZE like 512m or 1g]"
+                + " [--tls-dir DIR with private.key and public.crt],"
                 + " password in $" + PASSWORD_ENV;
     }
 
@@ -175,6 +195,14 @@ public final class LauncherConfig {
         return pageCacheBytes;
     }
 
+    /**
+     * Directory with the server's {@code private.key} and {@code public.crt}, or {@code null}. With
+     * it, Bolt accepts TLS and plain connections on the same port (encryption level OPTIONAL).
+     */
+    public Path tlsDir() {
+        return tlsDir;
+    }
+
     /** The password of user {@code neo4j}; never logged. */
     String password() {
         return password;
@@ -184,7 +212,7 @@ public final class LauncherConfig {
     @Override
     public String toString() {
         return "LauncherConfig{home=" + home + ", readyFile=" + readyFile + ", port=" + port
-                + ", pageCacheBytes=" + pageCacheBytes + ", password=***}";
+                + ", pageCacheBytes=" + pageCacheBytes + ", tlsDir=" + tlsDir + ", password=***}";
     }
 
     /** A setting is missing or invalid; the message says which one and how to fix it. */

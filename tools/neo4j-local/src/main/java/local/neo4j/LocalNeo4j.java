@@ -19,6 +19,9 @@ import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.HttpConnector;
 import org.neo4j.configuration.connectors.HttpsConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.configuration.ssl.ClientAuth;
+import org.neo4j.configuration.ssl.SslPolicyConfig;
+import org.neo4j.configuration.ssl.SslPolicyScope;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
@@ -89,7 +92,7 @@ public final class LocalNeo4j implements AutoCloseable {
 
     static DatabaseManagementServiceBuilder builder(LauncherConfig config) {
         SocketAddress bolt = new SocketAddress(LauncherConfig.LISTEN_HOST, config.port());
-        return new DatabaseManagementServiceBuilder(config.home())
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(config.home())
                 .setConfig(GraphDatabaseSettings.default_listen_address, new SocketAddress(LauncherConfig.LISTEN_HOST))
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, bolt)
@@ -110,6 +113,16 @@ public final class LocalNeo4j implements AutoCloseable {
                 // Bolt's network threads otherwise idle for a 5 s "quiet period" (twice) on
                 // shutdown, which makes every stop take 10 s longer than the database needs.
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0);
+        if (config.tlsDir() != null) {
+            // TLS and plain Bolt on the same port: clients choose with the URI scheme (bolt+s,
+            // neo4j+s, bolt+ssc or plain bolt, neo4j). No client certificates are asked for.
+            SslPolicyConfig policy = SslPolicyConfig.forScope(SslPolicyScope.BOLT);
+            builder.setConfig(policy.enabled, true)
+                    .setConfig(policy.base_directory, config.tlsDir())
+                    .setConfig(policy.client_auth, ClientAuth.NONE)
+                    .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.OPTIONAL);
+        }
+        return builder;
     }
 
     /**

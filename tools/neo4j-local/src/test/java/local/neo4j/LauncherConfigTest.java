@@ -9,7 +9,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import java.nio.file.Files;
+
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class LauncherConfigTest {
 
@@ -37,6 +40,22 @@ class LauncherConfigTest {
         assertTrue(c.home().isAbsolute());
         assertTrue(c.home().endsWith(Path.of("rel/home")));
         assertTrue(c.readyFile().isAbsolute());
+    }
+
+    @Test
+    void tlsDirIsOptionalAndMustHoldKeyAndCertificate(@TempDir Path dir) throws Exception {
+        assertEquals(null, parse(ENV, "--home", "/h", "--ready-file", "/r").tlsDir());
+        Exception e = assertThrows(LauncherConfig.ConfigException.class,
+                () -> parse(ENV, "--home", "/h", "--ready-file", "/r", "--tls-dir", dir.toString()));
+        assertTrue(e.getMessage().contains("has no private.key"), e.getMessage());
+        Files.writeString(dir.resolve("private.key"), "k");
+        e = assertThrows(LauncherConfig.ConfigException.class,
+                () -> parse(ENV, "--home", "/h", "--ready-file", "/r", "--tls-dir", dir.toString()));
+        assertTrue(e.getMessage().contains("has no public.crt"), e.getMessage());
+        Files.writeString(dir.resolve("public.crt"), "c");
+        LauncherConfig c = parse(ENV, "--home", "/h", "--ready-file", "/r", "--tls-dir", dir.toString());
+        assertEquals(dir.toAbsolutePath().normalize(), c.tlsDir());
+        assertTrue(c.toString().contains("tlsDir=" + c.tlsDir()), c.toString());
     }
 
     @Test
