@@ -248,3 +248,26 @@ pub fn sample(metrics: &str, name: &str) -> f64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("metric {name} not found in:\n{metrics}"))
 }
+
+/// Polls `/readyz` until its `error` contains `needle`; returns the body.
+pub async fn wait_not_ready_because(sink: &TestSink, needle: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = sink
+            .http
+            .get(sink.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(r.status(), 503);
+        let body: Value = r.json().await.expect("json");
+        if body["error"].as_str().is_some_and(|e| e.contains(needle)) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readyz never explained {needle:?}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -9,29 +9,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_neo4j-sink");
 
-/// Polls `/readyz` until its `error` contains `needle`; returns the body.
-async fn wait_not_ready_because(sink: &TestSink, needle: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = sink
-            .http
-            .get(sink.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz");
-        assert_eq!(r.status(), 503);
-        let body: Value = r.json().await.expect("json");
-        if body["error"].as_str().is_some_and(|e| e.contains(needle)) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "readyz never explained {needle:?}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test]
 async fn unreachable_neo4j_is_not_fatal_and_is_explained() {
     // Needs no Neo4j: nothing listens on port 1.

@@ -2,8 +2,6 @@
 //! (`NEO4J_LOCAL_CA_CERT`), so `neo4j+s://localhost:<port>` reaches the same database.
 
 use crate::common::*;
-use serde_json::Value;
-use std::time::{Duration, Instant};
 
 /// The server settings with a `+s` URI, and the CA file; `None` (after saying why) to skip.
 fn tls_env(test: &str, scheme: &str) -> Option<(Env, String)> {
@@ -64,25 +62,7 @@ async fn an_untrusted_certificate_keeps_the_sink_unready_and_says_what_to_set() 
     };
     // No NEO4J_CA_CERT: the system's roots do not know the test CA.
     let sink = TestSink::start(&tls, &["--neo4j-connect-timeout-secs=5"]).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let body = loop {
-        let r = sink
-            .http
-            .get(sink.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz");
-        assert_eq!(r.status(), 503);
-        let body: Value = r.json().await.expect("json");
-        if body["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("UnknownIssuer"))
-        {
-            break body;
-        }
-        assert!(Instant::now() < deadline, "readyz never explained: {body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let body = wait_not_ready_because(&sink, "UnknownIssuer").await;
     let error = body["error"].as_str().expect("error");
     assert!(error.contains("NEO4J_CA_CERT"), "{error}");
     assert!(
