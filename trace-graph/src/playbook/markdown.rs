@@ -36,7 +36,7 @@ asks every question and compares the answer with the one shown here.
 ## Asking a question
 
 Without writing Cypher, with the same `NEO4J_URI`, `NEO4J_USER`, `NEO4J_PASSWORD` (and
-`NEO4J_DATABASE`) settings as the sink:
+`NEO4J_DATABASE`, `NEO4J_CA_CERT`) settings as the sink:
 
 ```sh
 neo4j-sink query --list                                   # every question, with its parameters
