@@ -19,7 +19,7 @@ use cloudevents::AttributesReader;
 use cts_client::{Trace, UndecodableTrace};
 use serde_json::Value;
 
-use crate::delivery::dead_letter::DeadLetter;
+use crate::delivery::dead_letter::{DeadLetter, UNDECODABLE_REASON};
 use crate::delivery::pipeline::{Completion, Outcome, Pipeline};
 use crate::event::{to_event, trace_time_ms, EventContext};
 use crate::metrics::PollerMetrics;
@@ -95,6 +95,18 @@ impl Dispatcher {
         metrics: Arc<PollerMetrics>,
         dead_letter: Option<Arc<DeadLetter>>,
     ) -> Dispatcher {
+        // Traces an earlier run already put into the dead-letter file are not reported again.
+        let mut reported = Reported::default();
+        if let Some(dl) = &dead_letter {
+            if let Err(e) = dl.each_undecodable(|raw| {
+                reported.first_time(raw);
+            }) {
+                tracing::warn!(
+                    dead_letter = %dl.path().display(), error = %e,
+                    "cannot read the dead-letter file; unreadable traces it holds may be reported again"
+                );
+            }
+        }
         Dispatcher {
             ctx,
             overrides,
@@ -102,7 +114,7 @@ impl Dispatcher {
             pipeline,
             metrics,
             dead_letter,
-            reported: Reported::default(),
+            reported,
         }
     }
 
@@ -166,9 +178,9 @@ impl Dispatcher {
             return false;
         }
         self.metrics.undecodable.fetch_add(1, Ordering::Relaxed);
-        let msg = "CTS sent a trace the exporter cannot read; it is not delivered";
+        let msg = format!("{UNDECODABLE_REASON}; it is not delivered");
         let kept = self.dead_letter.as_ref().map(|dl| {
-            let reason = format!("CTS sent a trace the exporter cannot read: {u}");
+            let reason = format!("{UNDECODABLE_REASON}: {u}");
             (dl.path(), dl.write_raw(trace_id, &reason, &u.raw))
         });
         match kept {

@@ -3,14 +3,18 @@
 //! per line, so nothing is lost silently and an operator can replay them
 //! after fixing the cause.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+
+/// How the `reason` of a record written for an unreadable CTS trace begins.
+pub const UNDECODABLE_REASON: &str = "CTS sent a trace the exporter cannot read";
 
 /// An append-only NDJSON file shared by all pollers.
 #[derive(Debug)]
@@ -83,6 +87,46 @@ impl DeadLetter {
         self.append(serde_json::to_string(&record).map_err(std::io::Error::other)?)
     }
 
+    /// Calls `f` with the JSON text of every unreadable CTS trace already in the file (the
+    /// records [`DeadLetter::write_raw`] wrote with a reason starting with
+    /// [`UNDECODABLE_REASON`]), oldest first, so that a restarted exporter does not report them
+    /// again. Other records and lines that are not JSON (a line cut off by a crash) are skipped.
+    pub fn each_undecodable(&self, mut f: impl FnMut(&str)) -> std::io::Result<()> {
+        #[derive(Deserialize)]
+        struct Record<'a> {
+            status: Option<u16>,
+            #[serde(borrow)]
+            reason: Cow<'a, str>,
+            #[serde(borrow)]
+            event: &'a RawValue,
+        }
+        let mut reader = BufReader::new(File::open(&self.path)?);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            // Most records of a busy file are refused events (with a status): skip them unparsed.
+            const NO_STATUS: &[u8] = b"\"status\":null";
+            if !line.windows(NO_STATUS.len()).any(|w| w == NO_STATUS) {
+                continue;
+            }
+            let Ok(record) = serde_json::from_slice::<Record>(&line) else {
+                continue;
+            };
+            if record.status.is_some() || !record.reason.starts_with(UNDECODABLE_REASON) {
+                continue;
+            }
+            let text = record.event.get();
+            // write_raw keeps text that was not JSON as a JSON string.
+            match serde_json::from_str::<String>(text) {
+                Ok(unquoted) if text.starts_with('"') => f(&unquoted),
+                _ => f(text),
+            }
+        }
+    }
+
     fn append(&self, mut text: String) -> std::io::Result<()> {
         text.push('\n');
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -130,5 +174,36 @@ mod tests {
         assert_eq!(line["id"], "t1");
         assert_eq!(line["status"], Value::Null);
         assert_eq!(line["event"]["time"], "yesterday");
+    }
+
+    #[test]
+    fn unreadable_traces_are_found_again_after_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dead.ndjson");
+        let raw = r#"{"trace_id":"t1","time":"yesterday","n":1.50}"#;
+        {
+            let dl = DeadLetter::open(&path).expect("open");
+            dl.write("a", Some(400), "sink answered 400", json!({"id": "a"}))
+                .expect("write");
+            dl.write_raw("t1", &format!("{UNDECODABLE_REASON}: bad time"), raw)
+                .expect("write");
+            dl.write("b", None, "trace has no trace_id", json!({}))
+                .expect("write");
+            dl.write_raw(
+                "t2",
+                &format!("{UNDECODABLE_REASON}: cut"),
+                "{\"trace_id\": \"t2\"",
+            )
+            .expect("write");
+        }
+        // A crash cut the last line short.
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(br#"{"id":"t3","status":null,"reason":"CTS sent a trace"#)
+            .expect("write");
+        let dl = DeadLetter::open(&path).expect("reopen");
+        let mut found = Vec::new();
+        dl.each_undecodable(|t| found.push(t.to_owned()))
+            .expect("read");
+        assert_eq!(found, [raw, "{\"trace_id\": \"t2\""]);
     }
 }

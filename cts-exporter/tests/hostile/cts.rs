@@ -273,7 +273,7 @@ async fn an_unreadable_trace_is_reported_and_kept_and_the_rest_moves_on() {
     let dead = dir.path().join("dead.ndjson");
     let dead_text = dead.display().to_string();
     let mut run = start_with(
-        script,
+        Arc::clone(&script),
         &[
             ("CTS_DEAD_LETTER_FILE", &dead_text),
             ("CTS_METRICS_ADDR", "127.0.0.1:0"),
@@ -353,4 +353,42 @@ async fn an_unreadable_trace_is_reported_and_kept_and_the_rest_moves_on() {
     assert!(by_id("good-3")["reason"]
         .as_str()
         .is_some_and(|r| r.contains("traces[")));
+
+    // A restart with the same dead-letter file reads the same traces again (no state file: the
+    // window starts CTS_FROM minutes back) and reports neither of them a second time.
+    let mut again = start_with(
+        script,
+        &[
+            ("CTS_DEAD_LETTER_FILE", &dead_text),
+            ("CTS_METRICS_ADDR", "127.0.0.1:0"),
+        ],
+    )
+    .await;
+    let ops = again.exporter.ops_addr().await;
+    wait(&again, "the readable traces again", |r| {
+        r.sink.accepted().len() == 3
+    })
+    .await;
+    let before = again.cloud.requests().len();
+    wait(&again, "more polls", |r| {
+        r.cloud.requests().len() > before + 2
+    })
+    .await;
+    let (_, text) = get(ops, "/metrics").await;
+    assert_eq!(
+        metric(&text, "cts_exporter_traces_undecodable_total"),
+        0.0,
+        "already in the dead-letter file: {text}"
+    );
+    let done = again.exporter.terminate(LONG).await;
+    assert_clean(&done);
+    assert!(
+        !done
+            .stderr
+            .contains("CTS sent a trace the exporter cannot read;"),
+        "reported again after the restart:\n{}",
+        done.stderr
+    );
+    let lines = std::fs::read_to_string(&dead).expect("the dead-letter file");
+    assert_eq!(lines.lines().count(), 2, "no new record:\n{lines}");
 }
