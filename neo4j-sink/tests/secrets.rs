@@ -168,20 +168,63 @@ impl Drop for Process {
     }
 }
 
-async fn admin(uri: &str, user: &str, password: &str, statement: &str, params: &[(&str, &str)]) {
+async fn admin(
+    uri: &str,
+    user: &str,
+    password: &str,
+    statement: &str,
+    params: &[(&str, &str)],
+) -> Result<(), String> {
     let config = ConfigBuilder::default()
         .uri(uri)
         .user(user)
         .password(password)
         .db("system")
         .build()
-        .expect("config");
-    let graph = Graph::connect(config).expect("connect to the system database");
+        .map_err(|e| format!("config: {e}"))?;
+    let graph = Graph::connect(config).map_err(|e| format!("connect: {e}"))?;
     let mut q = query(statement);
     for (k, v) in params {
         q = q.param(k, *v);
     }
-    graph.run(q).await.expect(statement);
+    graph.run(q).await.map_err(|e| format!("{statement}: {e}"))
+}
+
+/// The Neo4j user made for this run; dropped when the test ends, also when it fails midway.
+struct TestUser {
+    uri: String,
+    admin: String,
+    admin_password: String,
+    name: String,
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let (uri, admin_user, password, name) = (
+            self.uri.clone(),
+            self.admin.clone(),
+            self.admin_password.clone(),
+            self.name.clone(),
+        );
+        // Drop cannot await, and the test's runtime may be the one unwinding: a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(admin(
+                &uri,
+                &admin_user,
+                &password,
+                "DROP USER $name IF EXISTS",
+                &[("name", name.as_str())],
+            ))
+        })
+        .join();
+        if let Ok(Err(e)) | Err(e) = dropped.map_err(|_| "panicked".to_string()) {
+            eprintln!("could not drop the test user {}: {e}", self.name);
+        }
+    }
 }
 
 fn event(id: &str) -> String {
@@ -227,7 +270,14 @@ async fn no_password_or_token_in_the_output_at_trace_level() {
         "CREATE USER $name SET PASSWORD $pw CHANGE NOT REQUIRED",
         &[("name", user.as_str()), ("pw", password.as_str())],
     )
-    .await;
+    .await
+    .expect("create the test user");
+    let test_user = TestUser {
+        uri: uri.clone(),
+        admin: admin_user.clone(),
+        admin_password: admin_password.clone(),
+        name: user.clone(),
+    };
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (jwk, key) = es256();
@@ -301,14 +351,7 @@ async fn no_password_or_token_in_the_output_at_trace_level() {
     assert_eq!(code, Some(0), "{out}");
     outputs.push(("wrong password, text, trace", out));
 
-    admin(
-        &uri,
-        &admin_user,
-        &admin_password,
-        "DROP USER $name IF EXISTS",
-        &[("name", user.as_str())],
-    )
-    .await;
+    drop(test_user);
 
     let signature = |t: &str| t.rsplit('.').next().expect("signature").to_string();
     let secrets = [
