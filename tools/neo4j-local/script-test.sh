@@ -135,6 +135,8 @@ run env NEO4J_LOCAL_PORT=1 "$S" start
 check "start with another port while running is refused" eval 'rc_is 1 && out_has "already running on port $NEO4J_LOCAL_PORT"'
 run env NEO4J_LOCAL_PASSWORD=another-password "$S" start
 check "start with another password while running is refused" eval 'rc_is 1 && out_has "different password"'
+run env NEO4J_LOCAL_TLS=0 "$S" start
+check "start without TLS while running with it is refused" eval 'rc_is 1 && out_has "running with NEO4J_LOCAL_TLS=1, not 0"'
 
 run "$S" wait
 check "wait: exit 0 when ready" rc_is 0
