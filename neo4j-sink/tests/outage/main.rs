@@ -3,6 +3,9 @@
 //! post events the whole time and retry 503 and 429 as Knative does, and Neo4j is stopped and started
 //! again in the middle.
 //!
+//! Neo4j goes down twice: first a clean stop (`scripts/neo4j-local stop`), then a crash (SIGKILL of
+//! its JVM, so the next start recovers from the transaction log).
+//!
 //! Checked: while Neo4j is down the sink answers 503 with `Retry-After` and acknowledges nothing;
 //! no other status appears; after Neo4j is back the sink recovers without a restart; in the end the
 //! run's trace ids in Neo4j are exactly the acknowledged ones, each stored once; the metrics counted
@@ -66,6 +69,21 @@ impl OwnNeo4j {
             .await
             .expect("joined")
             .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// SIGKILL of the JVM, then waits until its Bolt port is closed.
+    async fn crash(&self) {
+        let pid = std::fs::read_to_string(self.dir.join("neo4j.pid")).expect("pid file");
+        let status = Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -KILL {pid}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(Instant::now() < deadline, "port {} still open", self.port);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn env(&self) -> Env {
@@ -194,9 +212,9 @@ async fn wait_ready(base: &str, ready: bool, within: Duration) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn neo4j_stopped_mid_stream_gives_503_and_loses_nothing_acknowledged() {
+async fn neo4j_stopped_and_crashed_mid_stream_gives_503_and_loses_nothing_acknowledged() {
     // Gate like every Neo4j test: the shared server's variables say Neo4j tests are wanted.
-    if common::env("neo4j_stopped_mid_stream_gives_503_and_loses_nothing_acknowledged").is_none() {
+    if common::env("neo4j_stopped_and_crashed_mid_stream").is_none() {
         return;
     }
     let neo4j = Arc::new(OwnNeo4j {
@@ -235,15 +253,24 @@ async fn neo4j_stopped_mid_stream_gives_503_and_loses_nothing_acknowledged() {
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before_outage = log.lock().expect("lock").acked.len();
-    neo4j.run("stop").await;
-    let down_from = Instant::now();
-    wait_ready(&sink.base, false, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let down_until = Instant::now();
-    neo4j.run("start").await;
-    wait_ready(&sink.base, true, Duration::from_secs(60)).await;
+    // (from, until): when Neo4j was surely down, the first stopped, the second crashed.
+    let mut down = Vec::new();
+    for crash in [false, true] {
+        if crash {
+            neo4j.crash().await;
+        } else {
+            neo4j.run("stop").await;
+        }
+        let from = Instant::now();
+        wait_ready(&sink.base, false, Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        down.push((from, Instant::now()));
+        neo4j.run("start").await;
+        wait_ready(&sink.base, true, Duration::from_secs(60)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
     let recovered = log.lock().expect("lock").acked.len();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     for s in senders {
         s.await.expect("sender");
@@ -263,8 +290,8 @@ async fn neo4j_stopped_mid_stream_gives_503_and_loses_nothing_acknowledged() {
     let stored = stored(&env, &run).await;
     let (code, stderr) = sink.terminate().await;
     let summary = format!(
-        "statuses {:?}, acknowledged {} ({before_outage} before the outage, {recovered} when \
-         ready again), stored {}",
+        "statuses {:?}, acknowledged {} ({before_outage} before the outages, {recovered} after \
+         the second), stored {}",
         log.statuses,
         log.acked.len(),
         stored.len()
@@ -287,7 +314,10 @@ async fn neo4j_stopped_mid_stream_gives_503_and_loses_nothing_acknowledged() {
     let during: Vec<_> = log
         .acked
         .iter()
-        .filter(|(_, sent, answered)| *sent > down_from && *answered < down_until)
+        .filter(|(_, sent, answered)| {
+            down.iter()
+                .any(|(from, until)| sent > from && answered < until)
+        })
         .map(|(id, _, _)| id)
         .collect();
     assert!(
