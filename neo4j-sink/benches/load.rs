@@ -3,8 +3,11 @@
 //! `cargo bench -p neo4j-sink --bench load` starts the release `neo4j-sink`
 //! binary on a free loopback port, waits until it is ready, then sends
 //! binary-mode CloudEvents (one trace per request, as Knative delivers them)
-//! from `LOAD_CONCURRENCY` (64) workers until `LOAD_EVENTS` (40 000) events
-//! were acknowledged or `LOAD_MAX_SECS` (120) passed. It reports events/s
+//! from `LOAD_CONCURRENCY` (64) workers: first for `LOAD_WARMUP_SECS` (30)
+//! without counting (Neo4j compiles its queries and its JVM warms up: on a
+//! freshly started server the first 40 000 events run at a third of the
+//! steady rate), then until `LOAD_EVENTS` (40 000) events were acknowledged or
+//! `LOAD_MAX_SECS` (120) passed. It reports events/s
 //! acknowledged (202), latency percentiles and the sink's peak RSS, then
 //! deletes the traces it wrote. Skips without NEO4J_URI.
 //!
@@ -113,6 +116,75 @@ fn neo4j_pid() -> Option<u32> {
         .then_some(pid)
 }
 
+/// Sends the events `first..first + bodies.len()` from `concurrency` workers
+/// until all are sent or `deadline` passes. Returns the latencies (µs), the
+/// number acknowledged (202) and the other statuses (0: no answer).
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    run: &str,
+    concurrency: usize,
+    first: usize,
+    bodies: Arc<Vec<Vec<u8>>>,
+    deadline: Instant,
+) -> (Vec<u32>, u64, Vec<u16>) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
+    let other = Arc::new(Mutex::new(Vec::<u16>::new()));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, base, bodies, next, acked, other, run) = (
+            http.clone(),
+            base.to_owned(),
+            bodies.clone(),
+            next.clone(),
+            acked.clone(),
+            other.clone(),
+            run.to_owned(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= bodies.len() || Instant::now() > deadline {
+                    return latencies;
+                }
+                let n = first + i;
+                let t0 = Instant::now();
+                let r = http
+                    .post(&base)
+                    .header("content-type", "application/json")
+                    .header("ce-specversion", "1.0")
+                    .header("ce-id", format!("{run}-{n}"))
+                    .header(
+                        "ce-source",
+                        format!("https://cts.eu-de.otc.t-systems.com/v3/proj-{run}?tracker=system"),
+                    )
+                    .header("ce-type", "com.otc.cts.trace.vpc.deleteeip")
+                    .header("ce-project", format!("proj-{run}"))
+                    .header("ce-region", "eu-de")
+                    .header("ce-domain", format!("dom-{run}"))
+                    .body(bodies[i].clone())
+                    .send()
+                    .await;
+                let status = r.map(|r| r.status().as_u16()).unwrap_or(0);
+                latencies.push(t0.elapsed().as_micros() as u32);
+                if status == 202 {
+                    acked.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    other.lock().expect("lock").push(status);
+                }
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.expect("worker"));
+    }
+    let others = other.lock().expect("lock").clone();
+    (latencies, acked.load(Ordering::Relaxed), others)
+}
+
 #[tokio::main]
 async fn main() {
     let Ok(uri) = std::env::var("NEO4J_URI") else {
@@ -153,6 +225,36 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let idle_rss = rss_kib(pid, "VmRSS:");
+    // Warm-up: chunks of events (ids after the measured ones' range) until the time is up.
+    let warmup = Duration::from_secs(var("LOAD_WARMUP_SECS", 30));
+    let warmup_started = Instant::now();
+    let mut first = 0;
+    let mut warmup_acked = 0;
+    while warmup_started.elapsed() < warmup {
+        let chunk: Vec<Vec<u8>> = (first..first + 10_000)
+            .map(|n| serde_json::to_vec(&trace(&run, n)).expect("json"))
+            .collect();
+        let (_, acked, _) = send(
+            &http,
+            &base,
+            &run,
+            concurrency,
+            first,
+            Arc::new(chunk),
+            warmup_started + warmup,
+        )
+        .await;
+        warmup_acked += acked;
+        first += 10_000;
+    }
+    if !warmup.is_zero() {
+        let secs = warmup_started.elapsed().as_secs_f64();
+        println!(
+            "neo4j-sink load: warm-up {warmup_acked} events in {secs:.1} s = {:.0} events/s (not counted)",
+            warmup_acked as f64 / secs
+        );
+    }
+
     let cpu_before = cpu_secs(pid);
     let me = std::process::id();
     let neo4j_pid = neo4j_pid();
@@ -161,13 +263,10 @@ async fn main() {
 
     // Pre-render the bodies so the generator spends its time on HTTP.
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
-        (0..total)
+        (first..first + total)
             .map(|n| serde_json::to_vec(&trace(&run, n)).expect("json"))
             .collect(),
     );
-    let next = Arc::new(AtomicUsize::new(0));
-    let acked = Arc::new(AtomicU64::new(0));
-    let other = Arc::new(Mutex::new(Vec::<u16>::new()));
     let peak_rss = Arc::new(AtomicU64::new(idle_rss));
     let deadline = Instant::now() + Duration::from_secs(max_secs);
     let started = Instant::now();
@@ -180,55 +279,8 @@ async fn main() {
             }
         })
     };
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (http, base, bodies, next, acked, other, run) = (
-            http.clone(),
-            base.clone(),
-            bodies.clone(),
-            next.clone(),
-            acked.clone(),
-            other.clone(),
-            run.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= bodies.len() || Instant::now() > deadline {
-                    return latencies;
-                }
-                let t0 = Instant::now();
-                let r = http
-                    .post(&base)
-                    .header("content-type", "application/json")
-                    .header("ce-specversion", "1.0")
-                    .header("ce-id", format!("{run}-{n}"))
-                    .header(
-                        "ce-source",
-                        format!("https://cts.eu-de.otc.t-systems.com/v3/proj-{run}?tracker=system"),
-                    )
-                    .header("ce-type", "com.otc.cts.trace.vpc.deleteeip")
-                    .header("ce-project", format!("proj-{run}"))
-                    .header("ce-region", "eu-de")
-                    .header("ce-domain", format!("dom-{run}"))
-                    .body(bodies[n].clone())
-                    .send()
-                    .await;
-                let status = r.map(|r| r.status().as_u16()).unwrap_or(0);
-                latencies.push(t0.elapsed().as_micros() as u32);
-                if status == 202 {
-                    acked.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    other.lock().expect("lock").push(status);
-                }
-            }
-        }));
-    }
-    let mut latencies = Vec::new();
-    for w in workers {
-        latencies.extend(w.await.expect("worker"));
-    }
+    let (mut latencies, acked, others) =
+        send(&http, &base, &run, concurrency, first, bodies, deadline).await;
     let elapsed = started.elapsed();
     sampler.abort();
     let metrics = http
@@ -254,8 +306,6 @@ async fn main() {
             .copied()
     };
     let ms = |v: Option<u32>| v.map(|u| f64::from(u) / 1000.0).unwrap_or(f64::NAN);
-    let acked = acked.load(Ordering::Relaxed);
-    let others = other.lock().expect("lock").clone();
     let batch = |name: &str| {
         metrics
             .lines()
