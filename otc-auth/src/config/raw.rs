@@ -192,6 +192,17 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile, Error> {
             message: with_hint(strip_location(&e.to_string())),
         })?
     } else {
+        if let Some((line, column)) = too_deep(text) {
+            return Err(Error::Parse {
+                path: path.to_owned(),
+                line: Some(line),
+                column: Some(column),
+                message: format!(
+                    "brackets nest deeper than {MAX_FLOW_DEPTH} levels ([ ] or {{ }}); a clouds.yaml \
+                     needs 3 or 4, so the file is damaged or not a clouds.yaml"
+                ),
+            });
+        }
         serde_norway::from_str(text).map_err(|e| {
             let loc = e.location();
             Error::Parse {
@@ -208,6 +219,56 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile, Error> {
         }
     }
     Ok(file)
+}
+
+/// The deepest `[`/`{` nesting a YAML file may have. Real files need 3 or 4; the YAML parser's time
+/// grows with the square of this depth (about 1 s at 10,000 levels), so deeper files are refused
+/// before parsing. (JSON files are bounded by serde_json's own recursion limit of 128.)
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where `[`/`{` nesting outside quoted strings and comments first goes deeper than
+/// [`MAX_FLOW_DEPTH`], as 1-based (line, column). Plain scalars with an apostrophe (`it's`) may hide
+/// brackets after them from the count, which can only make it lower, never refuse a good file.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment, prev) = (line + 1, 0, false, c);
+            continue;
+        }
+        match (quote, comment) {
+            (_, true) => {}
+            (Some('"'), _) if c == '\\' => {
+                chars.next();
+                column += 1;
+            }
+            (Some('\''), _) if c == '\'' && chars.peek() == Some(&'\'') => {
+                chars.next();
+                column += 1;
+            }
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, _) => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
 }
 
 /// serde_norway embeds " at line L column C" in its message; the error type prints the location itself.
@@ -279,6 +340,47 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
         }
     }
     d.deserialize_any(Version)
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn brackets_deeper_than_the_limit_are_refused_before_parsing() {
+        let ok = format!("clouds: {}{}\n", "[".repeat(64), "]".repeat(64));
+        assert_eq!(too_deep(&ok), None);
+        let deep = format!(
+            "clouds:\n  x: {}{}\n",
+            "{a: ".repeat(100_000),
+            "}".repeat(100_000)
+        );
+        assert_eq!(too_deep(&deep), Some((2, 6 + 4 * 64)));
+        let path = Path::new("/etc/openstack/clouds.yaml");
+        let text = parse_file(path, &deep).expect_err("refused").to_string();
+        assert!(
+            text.contains("clouds.yaml line 2 column 262") && text.contains("deeper than 64"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let many = "[".repeat(200);
+        for text in [
+            format!("a: \"{many}\"\n"),
+            format!("a: '{many}'\n"),
+            format!("a: 'it''s {many}'\n"),
+            format!("a: \"esc \\\" {many}\"\n"),
+            format!("a: 1 # {many}\n"),
+        ] {
+            assert_eq!(too_deep(&text), None, "{text}");
+        }
+        assert!(
+            too_deep(&format!("a: 1#{many}\n")).is_some(),
+            "# without a space is not a comment"
+        );
+    }
 }
 
 #[cfg(test)]
