@@ -129,7 +129,11 @@ impl RawArgs {
             // trace-graph's own rule (a +s scheme and a readable PEM file), named after our setting.
             let mut probe = trace_graph::GraphConfig::new(uri.clone(), "neo4j", "");
             probe.ca_cert = Some(path.clone());
-            if let Err(trace_graph::Error::Config { problem, .. }) = probe.validate() {
+            if let Err(trace_graph::Error::Config {
+                setting: "ca_cert",
+                problem,
+            }) = probe.validate()
+            {
                 return Err(err("NEO4J_CA_CERT", problem, &path.display().to_string()));
             }
         }
