@@ -8,3 +8,4 @@ mod backfill;
 mod config_errors;
 mod delivery;
 mod polling;
+mod roundtrip;
