@@ -256,3 +256,46 @@ fn non_ascii_trace_text_leaves_percent_encoded_in_binary_mode_and_as_is_in_struc
     assert_eq!(s["user"], "jürgen Straße");
     assert_eq!(s["time"], "2016-08-25T18:11:48.232Z");
 }
+
+/// A request the original Go exporter sent (captured on loopback while it
+/// polled the emulator's v2 API): the same trace through this exporter, with
+/// the original extensions on, must carry every header the original sink
+/// reads with the same value.
+#[test]
+fn original_extensions_match_a_request_the_original_exporter_sent() {
+    let body = r#"{"resource_id":"6293638e-8ede-43da-ab7d-db14335675cf","trace_name":"extendVolume","trace_type":"ApiCall","request":"{\"extendVolume\":{}}","response":"{\"job_id\":\"ff808083df25a7c0550c4f34ff036b04\"}","code":"202","api_version":"v2","record_time":1796613664495,"trace_id":"ac1c9492-06c0-4627-bb8e-0578a0cc7a31","time":1796613664495,"user":{"id":"ed4d007f1ab481a33ca09bc5eb501def","name":"sven.klein","domain":{"id":"cc2d87d27147ba8934614f2ccc84a766","name":"OTC00000000001000000001"}},"service_type":"EVS","resource_type":"evs","source_ip":"91.64.213.219","resource_name":"scratch-stage-39","request_id":"28c1bb4bb7fdfcb177bbd524c9dab45e","endpoint":"https://evs.eu-de.otc.t-systems.com","resource_url":"/v2/1a4d5e5fc6a77416f1a992ac2fe57409/cloudvolumes/6293638e-8ede-43da-ab7d-db14335675cf/action"}"#;
+    let original = [
+        ("Ce-Code", "202"),
+        ("Ce-Domain", "cc2d87d27147ba8934614f2ccc84a766"),
+        ("Ce-Id", "ac1c9492-06c0-4627-bb8e-0578a0cc7a31"),
+        ("Ce-Region", "eu-de"),
+        ("Ce-Resourceid", "6293638e-8ede-43da-ab7d-db14335675cf"),
+        ("Ce-Specversion", "1.0"),
+        ("Ce-Status", ""),
+        ("Ce-Subject", "scratch-stage-39"),
+        ("Ce-Tenant", "1a4d5e5fc6a77416f1a992ac2fe57409"),
+        ("Ce-Time", "2026-12-07T03:21:04.495Z"),
+    ];
+    let t: Trace = serde_json::from_str(body).expect("the captured trace");
+    let endpoint =
+        Url::parse("http://127.0.0.1:18732/v2.0/1a4d5e5fc6a77416f1a992ac2fe57409/").expect("url");
+    let c = EventContext::new(
+        &endpoint,
+        "1a4d5e5fc6a77416f1a992ac2fe57409",
+        "cc2d87d27147ba8934614f2ccc84a766",
+        "eu-de",
+        "system",
+    )
+    .with_original_extensions(true);
+    let ev = to_event(&t, &c, &Overrides::default()).expect("maps");
+    let m = http::binary(&ev).expect("binary");
+    for (name, want) in original {
+        let got = m
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        assert_eq!(got, Some(want), "{name}");
+    }
+    assert_eq!(m.content_type.as_deref(), Some("application/json"));
+}

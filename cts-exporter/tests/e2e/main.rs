@@ -8,4 +8,5 @@ mod backfill;
 mod config_errors;
 mod conformance;
 mod delivery;
+mod non_ascii;
 mod polling;
