@@ -200,3 +200,47 @@ fn an_event_without_time_or_data_has_neither() {
         serde_json::from_slice(&structured(&ev).expect("structured")).expect("json");
     assert!(v.get("time").is_none());
 }
+
+#[test]
+fn the_rust_sdk_reads_the_binary_form_back_empty_extensions_included() {
+    // The decoder neo4j-sink uses. ASCII values only: that SDK does not
+    // percent-decode (which the Go receiver's e2e test covers).
+    let ev = EventBuilderV10::new()
+        .id("a1")
+        .source("http://127.0.0.1:1/projects/p/trackers/system")
+        .ty("com.otc.cts.trace.evs.extendvolume")
+        .subject("scratch-stage-39")
+        .time(DateTime::<Utc>::from_timestamp_millis(1_796_613_664_495).expect("time"))
+        .data("application/json", json!({"trace_id": "a1"}))
+        .extension("status", "")
+        .extension("tenant", "p")
+        .build()
+        .expect("event");
+    let m = binary(&ev).expect("binary");
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (n, v) in &m.headers {
+        headers.insert(
+            reqwest::header::HeaderName::from_bytes(n.as_bytes()).expect("name"),
+            reqwest::header::HeaderValue::from_str(v).expect("value"),
+        );
+    }
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    let mut back = cloudevents::binding::http::to_event(&headers, m.body).expect("an event");
+    // The SDK keeps a binary-mode body as bytes; the sink parses them.
+    let (_, _, data) = back.take_data();
+    let Some(Data::Binary(bytes)) = data else {
+        panic!("body as bytes: {data:?}")
+    };
+    let body: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(body, json!({"trace_id": "a1"}));
+    let mut want = ev.clone();
+    let _ = want.take_data();
+    assert_eq!(back, want);
+    assert_eq!(
+        back.extension("status").map(|v| v.to_string()).as_deref(),
+        Some("")
+    );
+}
