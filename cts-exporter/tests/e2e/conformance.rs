@@ -35,7 +35,7 @@ fn receiver_binary(test: &str) -> Option<PathBuf> {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/ce-conformance-go");
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ce-conformance-go");
         match Command::new("go")
-            .args(["build", "-o"])
+            .args(["build", "-buildvcs=false", "-o"])
             .arg(&out)
             .arg(".")
             .current_dir(&src)
