@@ -66,6 +66,14 @@ pub struct CommonArgs {
     /// CloudEvent overrides as JSON, e.g. {"extensions":{"team":"ops"}}.
     #[arg(long = "ce-overrides", env = "K_CE_OVERRIDES", global = true)]
     pub ce_overrides: Option<String>,
+    /// Also send the extensions the original Go tool's sink reads: tenant, status, code, resourceid (true or false).
+    #[arg(
+        long = "ce-original-extensions",
+        env = "CTS_CE_ORIGINAL_EXTENSIONS",
+        default_value = "false",
+        global = true
+    )]
+    pub ce_original_extensions: String,
     /// CA bundle (PEM text or a path to a PEM file) trusted for an https sink.
     #[arg(
         long = "ca-certs",

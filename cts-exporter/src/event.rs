@@ -6,6 +6,9 @@
 //! `(source, id)` identifies a trace across restarts, `type` is
 //! `com.otc.cts.trace.<service>.<operation>`, and the extensions carry the
 //! graph context the sink needs (`project`, `region`, `domain`, always set).
+//! With [`EventContext::original_extensions`] the event also carries the
+//! extensions the original Go tool's sink reads (`tenant`, `status`, `code`,
+//! and `resourceid` even when empty). [`http`] writes the event onto the wire.
 
 use chrono::{DateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
@@ -13,6 +16,9 @@ use cts_client::Trace;
 use url::Url;
 
 use crate::overrides::Overrides;
+
+#[path = "event_http.rs"]
+pub mod http;
 
 /// Prefix of every event type; Knative Triggers can filter on it.
 pub const TYPE_PREFIX: &str = "com.otc.cts.trace.";
@@ -30,6 +36,10 @@ pub struct EventContext {
     pub region: String,
     /// Tracker name (`tracker` extension).
     pub tracker: String,
+    /// Also add the extensions the original tool's sink reads
+    /// (`CTS_CE_ORIGINAL_EXTENSIONS`); off unless set with
+    /// [`EventContext::with_original_extensions`].
+    pub original_extensions: bool,
 }
 
 impl EventContext {
@@ -47,7 +57,14 @@ impl EventContext {
             domain_id: domain_id.to_string(),
             region: region.to_string(),
             tracker: tracker.to_string(),
+            original_extensions: false,
         }
+    }
+
+    /// Turns the original tool's extensions on or off.
+    pub fn with_original_extensions(mut self, on: bool) -> Self {
+        self.original_extensions = on;
+        self
     }
 
     /// `<scheme>://<host>[:port]/projects/<project_id>/trackers/<tracker>`.
@@ -171,6 +188,19 @@ pub fn to_event(
         if let Some(v) = non_empty(value) {
             b = b.extension(name, v);
         }
+    }
+    if ctx.original_extensions {
+        // What the original exporter set on every event, empty or not; its
+        // sink stores `tenant`, `status` and `resourceid` on each action.
+        let rating = trace.trace_rating.as_ref().map(|r| r.as_str());
+        b = b
+            .extension("tenant", ctx.project_id.as_str())
+            .extension("status", non_empty(rating).unwrap_or(""))
+            .extension("code", non_empty(trace.code.as_deref()).unwrap_or(""))
+            .extension(
+                "resourceid",
+                non_empty(trace.resource_id.as_deref()).unwrap_or(""),
+            );
     }
     for (name, value) in &overrides.extensions {
         b = b.extension(name, value.as_str());

@@ -5,6 +5,8 @@
 //! and seed; resources live in pools so that ids and names
 //! recur: a server is created, started, resized, and eventually deleted.
 //! Ratings are mostly `normal`, sometimes `warning` and rarely `incident`.
+//! A share of user and resource names is not ASCII (umlauts and ß,
+//! Cyrillic, Greek, CJK, Arabic, spaces, right-to-left marks, emoji).
 //!
 //! ```
 //! use cts_emulator::generator::{Generator, TenantSpec};
@@ -18,6 +20,7 @@ mod catalog;
 pub mod people;
 mod record;
 mod resources;
+mod text;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -78,7 +81,13 @@ impl Generator {
             seed,
             &["traces", &spec.domain_name, &spec.project_name],
         ));
-        let pools = Pools::new(&mut rng);
+        let pools = Pools::new(
+            &mut rng,
+            sub_seed(
+                seed,
+                &["resource-names", &spec.domain_name, &spec.project_name],
+            ),
+        );
         Generator {
             rng,
             user_weight_total: users.iter().map(|u| u.activity).sum(),

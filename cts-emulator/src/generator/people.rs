@@ -5,6 +5,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::text;
 use crate::ids::{hex_id, sub_seed};
 
 const FIRST: &[&str] = &[
@@ -59,7 +60,7 @@ pub enum UserKind {
 pub struct UserProfile {
     /// 32 hex digits.
     pub id: String,
-    /// Login name, e.g. `anna.mueller` or `terraform-ci`.
+    /// Login name, e.g. `anna.mueller`, `jürgen.groß`, `иван.петров` or `terraform-ci`.
     pub name: String,
     /// Human or automation.
     pub kind: UserKind,
@@ -72,6 +73,8 @@ pub struct UserProfile {
 /// The users of a domain, `count` of them, derived from seed and domain name.
 pub fn tenant_users(seed: u64, domain_name: &str, count: usize) -> Vec<UserProfile> {
     let mut rng = StdRng::seed_from_u64(sub_seed(seed, &["users", domain_name]));
+    // Non-ASCII names come from their own stream, so the rest stays as it was.
+    let mut names = StdRng::seed_from_u64(sub_seed(seed, &["user-names", domain_name]));
     let automation = (count / 6).min(AUTOMATION.len());
     let mut out = Vec::with_capacity(count);
     let mut taken = std::collections::HashSet::new();
@@ -84,11 +87,14 @@ pub fn tenant_users(seed: u64, domain_name: &str, count: usize) -> Vec<UserProfi
         };
         let mut name = match automation_name {
             Some(a) => (*a).to_owned(),
-            None => format!(
-                "{}.{}",
-                FIRST[rng.gen_range(0..FIRST.len())],
-                LAST[rng.gen_range(0..LAST.len())]
-            ),
+            None => {
+                let ascii = format!(
+                    "{}.{}",
+                    FIRST[rng.gen_range(0..FIRST.len())],
+                    LAST[rng.gen_range(0..LAST.len())]
+                );
+                text::user_name(&mut names).unwrap_or(ascii)
+            }
         };
         if !taken.insert(name.clone()) {
             let mut n = 2;

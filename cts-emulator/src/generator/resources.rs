@@ -3,7 +3,7 @@
 //! traces recur on the same resource ids and names, as in a real tenant.
 
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 use super::catalog::{Naming, ResourceDef, SERVICES};
 
@@ -21,6 +21,8 @@ pub(crate) struct Pools {
     live: Vec<Vec<Vec<Resource>>>,
     /// Sequence numbers used in generated names.
     counter: u64,
+    /// The stream choosing non-ASCII names ([`super::text`]).
+    names: StdRng,
 }
 
 const ENVS: &[&str] = &["prod", "stage", "dev"];
@@ -43,11 +45,13 @@ pub(crate) fn uuid_like(rng: &mut StdRng) -> String {
 }
 
 impl Pools {
-    /// Pools filled with each type's `initial` resources.
-    pub fn new(rng: &mut StdRng) -> Pools {
+    /// Pools filled with each type's `initial` resources; `names_seed` seeds
+    /// the choice of non-ASCII names.
+    pub fn new(rng: &mut StdRng, names_seed: u64) -> Pools {
         let mut pools = Pools {
             live: Vec::new(),
             counter: 0,
+            names: StdRng::seed_from_u64(names_seed),
         };
         for s in SERVICES {
             let mut per_service = Vec::new();
@@ -93,9 +97,10 @@ impl Pools {
             Naming::Prefixed(prefixes) => {
                 let p = prefixes[rng.gen_range(0..prefixes.len())];
                 let env = ENVS[rng.gen_range(0..ENVS.len())];
+                let ascii = format!("{p}-{env}-{:02}", n % 100);
                 Resource {
                     id: uuid_like(rng),
-                    name: format!("{p}-{env}-{:02}", n % 100),
+                    name: super::text::resource_name(&mut self.names, p, n).unwrap_or(ascii),
                 }
             }
             Naming::PublicIp => {
@@ -152,7 +157,6 @@ impl Pools {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn uuid_like_has_uuid_layout() {
@@ -166,7 +170,7 @@ mod tests {
     #[test]
     fn pools_add_pick_remove() {
         let mut rng = StdRng::seed_from_u64(1);
-        let mut p = Pools::new(&mut rng);
+        let mut p = Pools::new(&mut rng, 2);
         let before = p.len(0, 0);
         assert_eq!(before, SERVICES[0].resources[0].initial);
         let r = p.fresh(&mut rng, &SERVICES[0].resources[0]);

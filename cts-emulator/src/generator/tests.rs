@@ -184,3 +184,43 @@ fn next_trace_is_real_shape_json() {
     assert_eq!(v["record_time"], 1_700_000_000_123_i64);
     assert!(v["code"].is_string() && v["trace_rating"].is_string() && v["trace_id"].is_string());
 }
+
+#[test]
+fn a_realistic_share_of_names_is_not_ascii() {
+    let s = sample(13, 10_000);
+    let with_user: Vec<&TraceRecord> = s.iter().filter(|t| t.user.is_some()).collect();
+    let user_share = with_user
+        .iter()
+        .filter(|t| t.user.as_ref().is_some_and(|u| !u.name.is_ascii()))
+        .count() as f64
+        / with_user.len() as f64;
+    assert!(
+        (0.02..0.6).contains(&user_share),
+        "traces by non-ASCII users: {user_share}"
+    );
+    let names: HashSet<&str> = s.iter().map(|t| t.resource_name.as_str()).collect();
+    let odd: Vec<&str> = names.iter().copied().filter(|n| !n.is_ascii()).collect();
+    let share = odd.len() as f64 / names.len() as f64;
+    eprintln!("traces by non-ASCII users: {user_share:.3}, non-ASCII resource names: {share:.3}");
+    assert!(
+        (0.05..0.3).contains(&share),
+        "non-ASCII resource names: {share}"
+    );
+    for probe in ['ü', 'ß', '\u{202E}', '\u{200F}', ' '] {
+        assert!(
+            odd.iter().any(|n| n.contains(probe)),
+            "no resource name with {probe:?}"
+        );
+    }
+    // Scripts other than Latin, and emoji.
+    let all: String = odd.concat();
+    for (what, range) in [
+        ("CJK", '\u{4E00}'..='\u{9FFF}'),
+        ("Cyrillic", '\u{0400}'..='\u{04FF}'),
+        ("Greek", '\u{0370}'..='\u{03FF}'),
+        ("Arabic", '\u{0600}'..='\u{06FF}'),
+        ("emoji", '\u{1F300}'..='\u{1FAFF}'),
+    ] {
+        assert!(all.chars().any(|c| range.contains(&c)), "no {what} name");
+    }
+}

@@ -146,6 +146,8 @@ pub struct Config {
     pub output: Output,
     /// `K_CE_OVERRIDES`.
     pub overrides: Overrides,
+    /// `CTS_CE_ORIGINAL_EXTENSIONS`: also send the original tool's extensions.
+    pub original_extensions: bool,
     /// Cap on remembered trace ids.
     pub dedup_capacity: NonZeroUsize,
     /// Address of /healthz and /metrics, `None` when off.
@@ -220,6 +222,10 @@ impl Config {
                 Some(raw) => Overrides::parse(raw)?,
                 None => Overrides::default(),
             },
+            original_extensions: boolean(
+                "CTS_CE_ORIGINAL_EXTENSIONS (--ce-original-extensions)",
+                &a.ce_original_extensions,
+            )?,
             dedup_capacity: nonzero(
                 "CTS_DEDUP_CAPACITY (--dedup-capacity)",
                 &a.dedup_capacity,

@@ -220,3 +220,21 @@ fn backfill_ranges_are_checked_against_retention() {
         .to_string();
     assert!(e.contains("CTS_BACKFILL_ARCHIVE_DIR"), "{e}");
 }
+
+#[test]
+fn original_extensions_are_off_unless_asked_for() {
+    assert!(
+        !parse(&["--sink", "http://s"])
+            .expect("valid")
+            .original_extensions
+    );
+    let on = parse(&["--sink", "http://s", "--ce-original-extensions", "true"]).expect("valid");
+    assert!(on.original_extensions);
+    let e = err(&["--sink", "http://s", "--ce-original-extensions", "maybe"]);
+    assert!(
+        e.contains("CTS_CE_ORIGINAL_EXTENSIONS (--ce-original-extensions)")
+            && e.contains("true or false")
+            && e.contains("\"maybe\""),
+        "{e}"
+    );
+}

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use cloudevents::binding::reqwest::RequestBuilderExt;
 use cloudevents::Event;
 
 use crate::config::{EventMode, SinkConfig};
 use crate::delivery::retry::{classify, Verdict};
 use crate::delivery::token::TokenFile;
+use crate::event::http;
 
 /// Hands one event over once.
 #[async_trait]
@@ -71,9 +71,20 @@ impl HttpTransport {
             rb = rb.bearer_auth(tok.expose());
         }
         match self.mode {
-            EventMode::Binary => rb.event(event.clone()).map_err(|e| e.to_string()),
+            EventMode::Binary => {
+                // Written here, not by the SDK's binding, which sends header
+                // values unencoded and the time as `+00:00` (see event::http).
+                let m = http::binary(event).map_err(|e| e.to_string())?;
+                for (name, value) in m.headers {
+                    rb = rb.header(name, value);
+                }
+                if let Some(ct) = m.content_type {
+                    rb = rb.header(reqwest::header::CONTENT_TYPE, ct);
+                }
+                Ok(rb.body(m.body))
+            }
             EventMode::Structured => {
-                let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+                let body = http::structured(event).map_err(|e| e.to_string())?;
                 Ok(rb
                     .header(
                         reqwest::header::CONTENT_TYPE,
@@ -177,7 +188,7 @@ pub struct PrintTransport;
 #[async_trait]
 impl Transport for PrintTransport {
     async fn attempt(&self, event: &Event) -> Verdict {
-        let line = match serde_json::to_string(event) {
+        let line = match http::structured(event) {
             Ok(l) => l,
             Err(e) => {
                 return Verdict::Reject {
@@ -187,7 +198,11 @@ impl Transport for PrintTransport {
             }
         };
         let mut out = std::io::stdout().lock();
-        match writeln!(out, "{line}").and_then(|_| out.flush()) {
+        match out
+            .write_all(&line)
+            .and_then(|_| out.write_all(b"\n"))
+            .and_then(|_| out.flush())
+        {
             Ok(()) => Verdict::Done,
             Err(e) => Verdict::Reject {
                 status: None,

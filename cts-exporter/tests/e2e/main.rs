@@ -6,6 +6,8 @@ mod support;
 mod auth;
 mod backfill;
 mod config_errors;
+mod conformance;
 mod delivery;
+mod non_ascii;
 mod polling;
 mod roundtrip;
