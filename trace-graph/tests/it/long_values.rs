@@ -615,3 +615,62 @@ async fn a_name_that_gets_short_again_drops_its_full_value() {
     assert_eq!(got, json!({"name": "stopServer", "full": null}));
     cleanup(&graph, &run).await;
 }
+
+#[tokio::test]
+async fn the_boundary_is_4096_bytes_of_utf8() {
+    let Some((writer, graph)) = db::writer("long_boundary").await else {
+        return;
+    };
+    let run = db::run_id("edge");
+    let project = format!("{run}proj");
+    let domain = format!("{run}dom");
+    let ctx = TraceContext::new(project.clone(), "eu-de").with_domain(domain.clone(), None);
+    // 4096 bytes (1366 characters): stored as it is. 4097 bytes: shortened.
+    let at_limit = format!("{}a", "€".repeat(1365));
+    let over = format!("{at_limit}b");
+    assert_eq!((at_limit.len(), over.len()), (4096, 4097));
+    let records: Vec<_> = [&at_limit, &over]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            trace(
+                json!({"trace_id": format!("{run}{i}"), "time": 1_717_400_000_000_i64 + i as i64,
+                       "trace_name": "listServers", "user": {"name": name, "domain": {"id": domain}}}),
+                &ctx,
+            )
+        })
+        .collect();
+    let report = writer.write(&records).await.expect("write");
+    assert_eq!(report.written, 2, "{:?}", report.rejected);
+    for (record, name) in records.iter().zip([&at_limit, &over]) {
+        let row = map_trace(&record.trace, &record.context).expect("maps");
+        // The key (domain + name) is over the limit in both cases.
+        assert_indexed(&graph, "(n:User {key: $k})", "key", &row.user.key).await;
+        let got = one(
+            &graph,
+            query("MATCH (n:User {key: $k}) RETURN n.name AS name, n.nameFull AS full")
+                .param("k", index_form(&row.user.key).as_ref()),
+        )
+        .await;
+        if name.len() == 4096 {
+            assert_eq!(
+                got,
+                json!({"name": name, "full": null}),
+                "4096 bytes: as it is"
+            );
+        } else {
+            assert_eq!(got["full"], json!(name), "4097 bytes: whole in nameFull");
+            assert_eq!(got["name"], json!(index_form(name)));
+        }
+        let t = ask(
+            &writer,
+            "user-activity",
+            Args::new()
+                .with("user", name.as_str())
+                .with("projects", project.as_str()),
+        )
+        .await;
+        assert_eq!(t.rows.len(), 1, "{} bytes: found", name.len());
+    }
+    cleanup(&graph, &run).await;
+}
