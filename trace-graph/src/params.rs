@@ -407,6 +407,79 @@ mod tests {
     }
 
     #[test]
+    fn long_values_are_sent_in_index_form_with_the_whole_value_beside() {
+        let long = |c: char| c.to_string().repeat(5000);
+        let ctx = TraceContext::new(long('p'), long('r')).with_domain(long('d'), None);
+        let rs = rows(
+            vec![
+                json!({"trace_id": long('t'), "time": 1, "source_ip": long('i'),
+                       "resource_id": "x", "resource_name": long('n'), "trace_name": long('o')}),
+                json!({"trace_id": "short", "time": 2, "resource_id": "x", "resource_name": "web-1"}),
+            ],
+            &ctx,
+        );
+        let batch = Batch::build(&rs);
+        let params: BTreeMap<&str, Value> = write_params(&batch)
+            .iter()
+            .map(|(k, v)| (*k, json_of(v)))
+            .collect();
+        let form = |s: &str| json!(crate::indexed::index_form(s));
+        assert_eq!(
+            params["ips"],
+            json!([{"key": form(&long('i')), "full": long('i')}])
+        );
+        assert_eq!(
+            params["regions"],
+            json!([{"key": form(&long('r')), "full": long('r')}])
+        );
+        assert_eq!(
+            params["statuses"],
+            json!([{"key": "unknown"}]),
+            "short: key only"
+        );
+        let domain = &params["domains"][0];
+        assert_eq!(
+            (&domain["id"], &domain["idFull"]),
+            (&form(&long('d')), &json!(long('d')))
+        );
+        let tenant = &params["tenants"][0];
+        assert_eq!(tenant["key"], form(&long('p')));
+        assert_eq!(tenant["props"]["projectId"], form(&long('p')));
+        assert_eq!(tenant["props"]["projectIdFull"], json!(long('p')));
+        assert_eq!(
+            tenant["props"]["region"],
+            json!(long('r')),
+            "not indexed: whole"
+        );
+        assert_eq!(tenant["region"], form(&long('r')));
+        assert_eq!(tenant["domain"], form(&long('d')));
+        // The resource was named long, then short in the same batch: the short
+        // name wins and no stale nameFull is sent.
+        let resource = &params["resources"][0];
+        assert_eq!(resource["props"]["name"], json!("web-1"));
+        assert_eq!(resource["props"].get("nameFull"), None);
+        assert_eq!(resource["tenant"], form(&long('p')));
+        let actions = params["actions"].as_array().expect("actions");
+        let first = actions
+            .iter()
+            .find(|a| a["key"] == form(&long('t')))
+            .expect("long action");
+        assert_eq!(first["props"]["traceIdFull"], json!(long('t')));
+        assert_eq!(first["props"]["nameFull"], json!(long('o')));
+        assert_eq!(
+            first["props"]["resourceName"],
+            json!(long('n')),
+            "copies are whole"
+        );
+        assert_eq!(first["fromIp"], json!([form(&long('i'))]));
+        let short = actions
+            .iter()
+            .find(|a| a["key"] == json!("short"))
+            .expect("short");
+        assert_eq!(short["props"].get("traceIdFull"), None);
+    }
+
+    #[test]
     fn every_parameter_is_sent_and_optional_links_are_empty_lists() {
         let ctx = TraceContext::new("p", "eu-de");
         let rs = rows(
