@@ -14,6 +14,13 @@
 //! since none can exist yet, and `MERGE`d when an existing action is written
 //! again with new values.
 //!
+//! Long values (`crate::indexed`): keys arrive in index form; a node that has
+//! only a key gets the full value in `<key>Full`; rows whose properties name
+//! another node's key (a tenant's region, a user's domain, a resource's
+//! project) carry that key's index form beside `props` when it is shortened;
+//! and setting an indexed property to a short value removes a `<name>Full`
+//! left from an earlier long value.
+//!
 //! Why one statement: one row per trace lets the server find each action once
 //! for all its relationships, and one request per batch is one round trip.
 //! With the stock Bolt driver, which does not disable Nagle's algorithm, every
@@ -40,54 +47,118 @@ macro_rules! when_changed_set {
     };
 }
 
-/// `Region` nodes; rows are names.
-macro_rules! regions {
-    () => {
-        "UNWIND $regions AS name MERGE (:Region {name: name})"
-    };
-}
-
-/// `Domain` nodes; rows are `{id, name}`.
-macro_rules! domains {
-    () => {
+/// Sets `<prop>Full` of `$var` to the row's value when the row sets `<prop>`
+/// (null, i.e. removed, when the new value is short). Continues a `SET`.
+macro_rules! full_follows {
+    ($var:literal, $prop:literal) => {
         concat!(
-            "UNWIND $domains AS row MERGE (d:Domain {id: row.id}) ",
-            "WITH d, row WHERE row.name IS NOT NULL AND (d.name IS NULL OR d.name <> row.name) ",
-            "SET d.name = row.name"
+            ", ",
+            $var,
+            ".",
+            $prop,
+            "Full = CASE WHEN row.props.",
+            $prop,
+            " IS NULL THEN ",
+            $var,
+            ".",
+            $prop,
+            "Full ELSE row.props.",
+            $prop,
+            "Full END "
         )
     };
 }
 
-/// `Service`, `Status` and `IpAddress` nodes; rows are their keys.
+/// Nodes that have only a key; rows are `{key}`, or `{key, full}` when the
+/// key is the index form of a longer value, which goes to `<prop>Full`.
+macro_rules! key_only {
+    ($param:literal, $label:literal, $prop:literal) => {
+        concat!(
+            "UNWIND $",
+            $param,
+            " AS row MERGE (n:",
+            $label,
+            " {",
+            $prop,
+            ": row.key}) ",
+            "WITH n, row WHERE row.full IS NOT NULL AND (n.",
+            $prop,
+            "Full IS NULL OR n.",
+            $prop,
+            "Full <> row.full) SET n.",
+            $prop,
+            "Full = row.full"
+        )
+    };
+}
+
+/// `Region` nodes.
+macro_rules! regions {
+    () => {
+        key_only!("regions", "Region", "name")
+    };
+}
+
+/// `Domain` nodes; rows are `{id, name}` (and `idFull` for a long id).
+macro_rules! domains {
+    () => {
+        concat!(
+            "UNWIND $domains AS row MERGE (d:Domain {id: row.id}) ",
+            "WITH d, row WHERE (row.name IS NOT NULL AND (d.name IS NULL OR d.name <> row.name)) ",
+            "OR (row.idFull IS NOT NULL AND (d.idFull IS NULL OR d.idFull <> row.idFull)) ",
+            "SET d.name = coalesce(row.name, d.name), d.idFull = coalesce(row.idFull, d.idFull)"
+        )
+    };
+}
+
+/// `Service`, `Status` and `IpAddress` nodes.
 macro_rules! names {
     () => {
         concat!(
-            "CALL { UNWIND $services AS name MERGE (:Service {name: name}) } ",
-            "CALL { UNWIND $statuses AS name MERGE (:Status {name: name}) } ",
-            "CALL { UNWIND $ips AS address MERGE (:IpAddress {address: address}) } "
+            "CALL { ",
+            key_only!("services", "Service", "name"),
+            " } ",
+            "CALL { ",
+            key_only!("statuses", "Status", "name"),
+            " } ",
+            "CALL { ",
+            key_only!("ips", "IpAddress", "address"),
+            " } "
         )
     };
 }
 
 /// `Tenant` nodes, `LOCATED_AT` their region and `BELONGS_TO` their domain.
-macro_rules! tenants { () => { concat!(
-    "UNWIND $tenants AS row ",
-    "MERGE (t:Tenant {projectId: row.key}) ",
-    when_changed_set!("t"),
-    "MERGE (r:Region {name: row.props.region}) ",
-    "MERGE (t)-[:LOCATED_AT]->(r) ",
-    "FOREACH (id IN CASE WHEN row.props.domainId IS NULL THEN [] ELSE [row.props.domainId] END | ",
-    "MERGE (d:Domain {id: id}) MERGE (t)-[:BELONGS_TO]->(d))"
-) }; }
+macro_rules! tenants {
+    () => {
+        concat!(
+            "UNWIND $tenants AS row ",
+            "MERGE (t:Tenant {projectId: row.key}) ",
+            when_changed_set!("t"),
+            "MERGE (r:Region {name: coalesce(row.region, row.props.region)}) ",
+            "MERGE (t)-[:LOCATED_AT]->(r) ",
+            "FOREACH (id IN CASE WHEN row.props.domainId IS NULL THEN [] ",
+            "ELSE [coalesce(row.domain, row.props.domainId)] END | ",
+            "MERGE (d:Domain {id: id}) MERGE (t)-[:BELONGS_TO]->(d))"
+        )
+    };
+}
 
 /// `User` nodes, `BELONGS_TO` their domain.
-macro_rules! users { () => { concat!(
-    "UNWIND $users AS row ",
-    "MERGE (u:User {key: row.key}) ",
-    when_changed_set!("u"),
-    "FOREACH (id IN CASE WHEN row.props.domainId IS NULL THEN [] ELSE [row.props.domainId] END | ",
-    "MERGE (d:Domain {id: id}) MERGE (u)-[:BELONGS_TO]->(d))"
-) }; }
+macro_rules! users {
+    () => {
+        concat!(
+            "UNWIND $users AS row ",
+            "MERGE (u:User {key: row.key}) ",
+            when_changed_set!("u"),
+            full_follows!("u", "name"),
+            full_follows!("u", "id"),
+            "FOREACH (id IN CASE WHEN row.props.domainId IS NULL THEN [] ",
+            "ELSE [coalesce(row.domain, row.props.domainId)] END | ",
+            "MERGE (d:Domain {id: id}) MERGE (u)-[:BELONGS_TO]->(d))"
+        )
+    };
+}
 
 /// `Resource` nodes, `MEMBER_OF` their tenant.
 macro_rules! resources {
@@ -96,7 +167,9 @@ macro_rules! resources {
             "UNWIND $resources AS row ",
             "MERGE (r:Resource {key: row.key}) ",
             when_changed_set!("r"),
-            "MERGE (t:Tenant {projectId: row.props.projectId}) ",
+            full_follows!("r", "id"),
+            full_follows!("r", "name"),
+            "MERGE (t:Tenant {projectId: coalesce(row.tenant, row.props.projectId)}) ",
             "MERGE (r)-[:MEMBER_OF]->(t)"
         )
     };
@@ -146,7 +219,9 @@ macro_rules! actions {
             "WHERE new OR any(k IN keys(row.props) WHERE a[k] IS NULL OR a[k] <> row.props[k]) ",
             "SET a += row.props, a.time = datetime({epochMillis: row.props.timeMs}), ",
             "a.recordTime = CASE WHEN row.props.recordTimeMs IS NULL THEN null ",
-            "ELSE datetime({epochMillis: row.props.recordTimeMs}) END ",
+            "ELSE datetime({epochMillis: row.props.recordTimeMs}) END",
+            full_follows!("a", "name"),
+            full_follows!("a", "requestId"),
             link!("performedBy", "PERFORMED_BY", "User", "key"),
             link!("assumedBy", "ASSUMED_BY", "User", "key"),
             link!("status", "WITH_STATUS", "Status", "name"),
@@ -221,6 +296,17 @@ mod tests {
             "FOREACH (k IN CASE WHEN new THEN [] ELSE row.fromIp END | \
              MERGE (b:IpAddress {address: k}) MERGE (a)-[:FROM_IP]->(b))"
         ));
-        assert!(WRITE.contains("SET u += row.props FOREACH"), "{WRITE}");
+        assert!(
+            WRITE.contains(
+                "SET u += row.props , u.nameFull = CASE WHEN row.props.name IS NULL THEN \
+                 u.nameFull ELSE row.props.nameFull END , u.idFull = "
+            ),
+            "{WRITE}"
+        );
+        assert!(WRITE.contains(
+            "UNWIND $ips AS row MERGE (n:IpAddress {address: row.key}) WITH n, row WHERE \
+             row.full IS NOT NULL AND (n.addressFull IS NULL OR n.addressFull <> row.full) \
+             SET n.addressFull = row.full"
+        ));
     }
 }

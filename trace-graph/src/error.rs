@@ -101,21 +101,6 @@ pub enum RowError {
         /// The CloudEvent extension that carries it.
         extension: &'static str,
     },
-    /// A value that Neo4j must index is longer than an index entry may be.
-    #[error(
-        "trace {trace_id:?}: {field} is {len} bytes long, more than the {max} bytes a Neo4j \
-         index entry may hold"
-    )]
-    TooLong {
-        /// The trace id (shortened if it is itself too long).
-        trace_id: String,
-        /// Which value, e.g. `resource key` or `trace_id`.
-        field: &'static str,
-        /// Its length in bytes.
-        len: usize,
-        /// The limit in bytes.
-        max: usize,
-    },
     /// The trace alone exceeds the server's transaction memory or message size.
     #[error(
         "trace {trace_id:?} is too large for one Neo4j transaction ({message}); \

@@ -20,6 +20,9 @@
 //!   dropped connections) rerun the whole transaction with jittered backoff;
 //!   a batch too large for the server is split in halves. Trace values only
 //!   ever travel as query parameters, never inside Cypher text.
+//! - **Long values** are never refused: an indexed value longer than a Neo4j
+//!   index entry may hold is stored in full in `<property>Full` and indexed
+//!   in a shortened, hashed form ([`indexed`]).
 //!
 //! # Example
 //!
@@ -65,6 +68,7 @@ mod batch;
 pub mod config;
 mod cypher;
 pub mod error;
+pub mod indexed;
 mod key;
 pub mod mapping;
 pub mod model;
@@ -77,6 +81,7 @@ pub mod writer;
 
 pub use config::{GraphConfig, Secret};
 pub use error::{Error, RowError};
+pub use indexed::index_form;
 pub use mapping::map_trace;
 pub use model::{GraphRow, TraceContext, TraceRecord};
 pub use retention::RetentionReport;

@@ -8,7 +8,9 @@
 //!   *system principal* (`User {kind: "system", name: "system"}`);
 //! - a trace without resource id and name has no `Resource` (no `APPLIED_ON`);
 //! - the time is `time`, falling back to `record_time`; neither is an error;
-//! - every value Neo4j indexes is checked against the index entry size limit.
+//! - no value is too long: the writer stores a value longer than an index
+//!   entry may hold in full and indexes a shortened form (`crate::indexed`),
+//!   so the row keeps every value as the trace gave it.
 
 use crate::error::RowError;
 use crate::key;
@@ -18,11 +20,7 @@ use crate::model::{
 use cts_client::{Trace, TraceRating};
 use serde_json::{Map, Value};
 
-/// Largest value, in UTF-8 bytes, accepted for a key or an indexed property.
-///
-/// Neo4j range-index entries hold a little over 8 KiB; half of that leaves
-/// room for the encoding overhead and is far above any real CTS value.
-pub const MAX_INDEXED_BYTES: usize = 4096;
+pub use crate::indexed::MAX_INDEXED_BYTES;
 
 /// Maps one trace and its context to the row the writer stores.
 ///
@@ -30,7 +28,6 @@ pub const MAX_INDEXED_BYTES: usize = 4096;
 /// names the problem. See the crate documentation for the model.
 pub fn map_trace(trace: &Trace, ctx: &TraceContext) -> Result<GraphRow, RowError> {
     let trace_id = trace.id().ok_or(RowError::MissingTraceId)?.to_owned();
-    check_len(&trace_id, "trace_id", &trace_id)?;
     let project_id = clean(Some(&ctx.project_id)).ok_or_else(|| RowError::MissingContext {
         trace_id: trace_id.clone(),
         field: "project_id",
@@ -136,7 +133,7 @@ pub fn map_trace(trace: &Trace, ctx: &TraceContext) -> Result<GraphRow, RowError
         user_extra: trace.user.as_ref().and_then(user_extra),
     };
 
-    let row = GraphRow {
+    Ok(GraphRow {
         action,
         user,
         assumed_by,
@@ -145,9 +142,7 @@ pub fn map_trace(trace: &Trace, ctx: &TraceContext) -> Result<GraphRow, RowError
         status,
         service,
         source_ip,
-    };
-    check_indexed(&row)?;
-    Ok(row)
+    })
 }
 
 /// A trimmed, non-empty copy of the value.
@@ -254,42 +249,4 @@ fn user_extra(u: &cts_client::UserInfo) -> Option<String> {
         extra.insert("domain".to_owned(), Value::Object(d.extra.clone()));
     }
     json_text(&extra)
-}
-
-fn check_len(trace_id: &str, field: &'static str, value: &str) -> Result<(), RowError> {
-    if value.len() > MAX_INDEXED_BYTES {
-        return Err(RowError::TooLong {
-            trace_id: trace_id.chars().take(64).collect(),
-            field,
-            len: value.len(),
-            max: MAX_INDEXED_BYTES,
-        });
-    }
-    Ok(())
-}
-
-/// Every key and indexed property must fit in an index entry.
-fn check_indexed(row: &GraphRow) -> Result<(), RowError> {
-    let t = row.action.trace_id.as_str();
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    check_len(t, "user key", &row.user.key)?;
-    check_len(t, "user id", &opt(&row.user.id))?;
-    if let Some(a) = &row.assumed_by {
-        check_len(t, "assumedBy user key", &a.key)?;
-        check_len(t, "assumedBy user id", &opt(&a.id))?;
-    }
-    if let Some(r) = &row.resource {
-        check_len(t, "resource key", &r.key)?;
-        check_len(t, "resource name", &opt(&r.name))?;
-    }
-    check_len(t, "project_id", &row.tenant.project_id)?;
-    check_len(t, "region", &row.tenant.region)?;
-    check_len(t, "domain id", &opt(&row.tenant.domain_id))?;
-    check_len(t, "user domain id", &opt(&row.user.domain_id))?;
-    check_len(t, "trace_rating", &row.status)?;
-    check_len(t, "service_type", &opt(&row.service))?;
-    check_len(t, "source_ip", &opt(&row.source_ip))?;
-    check_len(t, "trace_name", &opt(&row.action.name))?;
-    check_len(t, "request_id", &opt(&row.action.request_id))?;
-    Ok(())
 }

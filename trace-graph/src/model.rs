@@ -3,7 +3,10 @@
 //!
 //! These types know nothing of Neo4j. They serialize (camelCase) to exactly
 //! the property maps the writer sends, which is what the snapshot tests show,
-//! so a snapshot is a faithful picture of what lands in the graph.
+//! so a snapshot is a faithful picture of what lands in the graph. The one
+//! exception is a key or indexed value longer than 4096 bytes: the row holds
+//! it whole, and the writer stores it whole in `<property>Full` and indexes a
+//! shortened form ([`crate::indexed`]).
 
 use cts_client::Trace;
 use serde::{Deserialize, Serialize};

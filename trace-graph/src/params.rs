@@ -7,11 +7,18 @@
 //! values are left out (never sent as null). A node given several times in
 //! a batch is folded in row order: a later present value wins, an absent one
 //! never erases, which is what `SET n += props` does across transactions.
+//!
+//! This is also where the long-value rule of [`crate::indexed`] is applied:
+//! every key and every indexed property is sent in its index form, with the
+//! full value in `<property>Full` when the form is shortened. For short
+//! values (every real trace) the parameters are exactly the model's values.
 
 use crate::batch::{ActionEntry, Batch};
 use crate::cypher::PARAMS;
+use crate::indexed::index_form;
 use crate::model::{ActionNode, Channel, ResourceNode, TenantNode, UserKind, UserNode};
 use neo4rs::{BoltList, BoltMap, BoltNull, BoltString, BoltType};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn string(s: &str) -> BoltType {
@@ -22,9 +29,18 @@ fn list(items: Vec<BoltType>) -> BoltType {
     BoltType::List(BoltList::from(items))
 }
 
+/// The index form of a key or indexed value (the value itself when short).
+fn key(s: &str) -> BoltType {
+    string(&index_form(s))
+}
+
 /// Writes node properties into a Bolt map.
 trait Props {
     fn put_props(&self, m: &mut Putter);
+    /// The keys of other nodes that the statement MERGEs from this node's
+    /// properties (a tenant's `Region`), sent beside `props` only when the
+    /// property value is too long to be the key itself.
+    fn put_refs(&self, _row: &mut Putter) {}
 }
 
 /// A Bolt map that skips absent values.
@@ -45,6 +61,37 @@ impl Putter {
     fn bool(&mut self, key: &str, value: bool) {
         self.0.put(BoltString::from(key), BoltType::from(value));
     }
+    /// An indexed property: the index form under `key` and, when that is
+    /// shortened, the full value under `full_key`. A short value removes a
+    /// `full_key` folded in from an earlier version of the node.
+    fn indexed(&mut self, key: &str, full_key: &str, value: &str) {
+        match index_form(value) {
+            Cow::Borrowed(v) => {
+                self.str(key, v);
+                self.0.value.remove(full_key);
+            }
+            Cow::Owned(form) => {
+                self.str(key, &form);
+                self.str(full_key, value);
+            }
+        }
+    }
+    fn indexed_opt(&mut self, key: &str, full_key: &str, value: &Option<String>) {
+        if let Some(v) = value {
+            self.indexed(key, full_key, v);
+        }
+    }
+    /// A reference to another node's key: its index form under `key` when the
+    /// value is shortened, nothing (and no earlier version's form) when not.
+    fn reference(&mut self, key: &str, value: Option<&str>) {
+        match value.map(index_form) {
+            Some(Cow::Owned(form)) => self.str(key, &form),
+            Some(Cow::Borrowed(_)) => {
+                self.0.value.remove(key);
+            }
+            None => {}
+        }
+    }
 }
 
 fn channel(c: Channel) -> &'static str {
@@ -59,8 +106,8 @@ fn channel(c: Channel) -> &'static str {
 
 impl Props for ActionNode {
     fn put_props(&self, m: &mut Putter) {
-        m.str("traceId", &self.trace_id);
-        m.opt("name", &self.name);
+        m.indexed("traceId", "traceIdFull", &self.trace_id);
+        m.indexed_opt("name", "nameFull", &self.name);
         m.opt("traceType", &self.trace_type);
         m.str("channel", channel(self.channel));
         m.str("status", &self.status);
@@ -71,7 +118,7 @@ impl Props for ActionNode {
             m.int("recordTimeMs", t);
         }
         m.opt("apiVersion", &self.api_version);
-        m.opt("requestId", &self.request_id);
+        m.indexed_opt("requestId", "requestIdFull", &self.request_id);
         m.opt("sourceIp", &self.source_ip);
         m.opt("service", &self.service);
         m.opt("resourceType", &self.resource_type);
@@ -94,9 +141,9 @@ impl Props for ActionNode {
 
 impl Props for UserNode {
     fn put_props(&self, m: &mut Putter) {
-        m.str("key", &self.key);
-        m.opt("name", &self.name);
-        m.opt("id", &self.id);
+        m.indexed("key", "keyFull", &self.key);
+        m.indexed_opt("name", "nameFull", &self.name);
+        m.indexed_opt("id", "idFull", &self.id);
         m.opt("domainId", &self.domain_id);
         m.opt("domainName", &self.domain_name);
         let kind = match self.kind {
@@ -105,25 +152,35 @@ impl Props for UserNode {
         };
         m.str("kind", kind);
     }
+    fn put_refs(&self, row: &mut Putter) {
+        row.reference("domain", self.domain_id.as_deref());
+    }
 }
 
 impl Props for ResourceNode {
     fn put_props(&self, m: &mut Putter) {
-        m.str("key", &self.key);
+        m.indexed("key", "keyFull", &self.key);
         m.str("projectId", &self.project_id);
         m.opt("service", &self.service);
         m.opt("type", &self.resource_type);
-        m.opt("id", &self.id);
-        m.opt("name", &self.name);
+        m.indexed_opt("id", "idFull", &self.id);
+        m.indexed_opt("name", "nameFull", &self.name);
+    }
+    fn put_refs(&self, row: &mut Putter) {
+        row.reference("tenant", Some(&self.project_id));
     }
 }
 
 impl Props for TenantNode {
     fn put_props(&self, m: &mut Putter) {
-        m.str("projectId", &self.project_id);
+        m.indexed("projectId", "projectIdFull", &self.project_id);
         m.str("region", &self.region);
         m.opt("domainId", &self.domain_id);
         m.opt("domainName", &self.domain_name);
+    }
+    fn put_refs(&self, row: &mut Putter) {
+        row.reference("region", Some(&self.region));
+        row.reference("domain", self.domain_id.as_deref());
     }
 }
 
@@ -136,24 +193,39 @@ fn folded<T: Props>(versions: &[&T]) -> BoltMap {
     m.0
 }
 
+/// `{key}` rows of nodes that have only a key, `{key, full}` when the key
+/// is shortened, sorted by (full) key.
 fn names(set: &BTreeSet<&str>) -> BoltType {
-    list(set.iter().map(|s| string(s)).collect())
+    list(
+        set.iter()
+            .map(|s| {
+                let mut row = Putter(BoltMap::with_capacity(2));
+                row.indexed("key", "full", s);
+                BoltType::Map(row.0)
+            })
+            .collect(),
+    )
 }
 
-fn strings(items: &[&str]) -> BoltType {
-    list(items.iter().map(|s| string(s)).collect())
+/// Keys of relationship targets, in index form.
+fn keys(items: &[&str]) -> BoltType {
+    list(items.iter().map(|s| key(s)).collect())
 }
 
-/// `{key, props}` rows, sorted by key.
+/// `{key, props}` rows (plus long references, see [`Props::put_refs`]), sorted by key.
 fn keyed<T: Props>(nodes: &BTreeMap<&str, Vec<&T>>) -> BoltType {
     list(
         nodes
             .iter()
-            .map(|(key, versions)| {
-                let mut row = BoltMap::with_capacity(2);
-                row.put(BoltString::from("key"), string(key));
-                row.put(BoltString::from("props"), BoltType::Map(folded(versions)));
-                BoltType::Map(row)
+            .map(|(k, versions)| {
+                let mut row = Putter(BoltMap::with_capacity(2));
+                for v in versions {
+                    v.put_refs(&mut row);
+                }
+                row.0.put(BoltString::from("key"), key(k));
+                row.0
+                    .put(BoltString::from("props"), BoltType::Map(folded(versions)));
+                BoltType::Map(row.0)
             })
             .collect(),
     )
@@ -164,10 +236,10 @@ fn actions(entries: &BTreeMap<&str, ActionEntry<'_>>) -> BoltType {
     list(
         entries
             .iter()
-            .map(|(key, e)| {
+            .map(|(k, e)| {
                 let l = &e.links;
                 let mut row = BoltMap::with_capacity(8);
-                row.put(BoltString::from("key"), string(key));
+                row.put(BoltString::from("key"), key(k));
                 row.put(
                     BoltString::from("props"),
                     BoltType::Map(folded(&e.versions)),
@@ -180,7 +252,7 @@ fn actions(entries: &BTreeMap<&str, ActionEntry<'_>>) -> BoltType {
                     ("appliedOn", &l.applied_on),
                     ("fromIp", &l.from_ip),
                 ] {
-                    row.put(BoltString::from(name), strings(targets));
+                    row.put(BoltString::from(name), keys(targets));
                 }
                 BoltType::Map(row)
             })
@@ -195,11 +267,11 @@ pub(crate) fn write_params(batch: &Batch<'_>) -> Vec<(&'static str, BoltType)> {
             .domains
             .iter()
             .map(|(id, name)| {
-                let mut row = BoltMap::with_capacity(2);
-                row.put(BoltString::from("id"), string(id));
+                let mut row = Putter(BoltMap::with_capacity(2));
+                row.indexed("id", "idFull", id);
                 let name = name.map(string).unwrap_or(BoltType::Null(BoltNull));
-                row.put(BoltString::from("name"), name);
-                BoltType::Map(row)
+                row.0.put(BoltString::from("name"), name);
+                BoltType::Map(row.0)
             })
             .collect(),
     );
@@ -332,6 +404,79 @@ mod tests {
             json!("d1"),
             "a later row without domain keeps it"
         );
+    }
+
+    #[test]
+    fn long_values_are_sent_in_index_form_with_the_whole_value_beside() {
+        let long = |c: char| c.to_string().repeat(5000);
+        let ctx = TraceContext::new(long('p'), long('r')).with_domain(long('d'), None);
+        let rs = rows(
+            vec![
+                json!({"trace_id": long('t'), "time": 1, "source_ip": long('i'),
+                       "resource_id": "x", "resource_name": long('n'), "trace_name": long('o')}),
+                json!({"trace_id": "short", "time": 2, "resource_id": "x", "resource_name": "web-1"}),
+            ],
+            &ctx,
+        );
+        let batch = Batch::build(&rs);
+        let params: BTreeMap<&str, Value> = write_params(&batch)
+            .iter()
+            .map(|(k, v)| (*k, json_of(v)))
+            .collect();
+        let form = |s: &str| json!(crate::indexed::index_form(s));
+        assert_eq!(
+            params["ips"],
+            json!([{"key": form(&long('i')), "full": long('i')}])
+        );
+        assert_eq!(
+            params["regions"],
+            json!([{"key": form(&long('r')), "full": long('r')}])
+        );
+        assert_eq!(
+            params["statuses"],
+            json!([{"key": "unknown"}]),
+            "short: key only"
+        );
+        let domain = &params["domains"][0];
+        assert_eq!(
+            (&domain["id"], &domain["idFull"]),
+            (&form(&long('d')), &json!(long('d')))
+        );
+        let tenant = &params["tenants"][0];
+        assert_eq!(tenant["key"], form(&long('p')));
+        assert_eq!(tenant["props"]["projectId"], form(&long('p')));
+        assert_eq!(tenant["props"]["projectIdFull"], json!(long('p')));
+        assert_eq!(
+            tenant["props"]["region"],
+            json!(long('r')),
+            "not indexed: whole"
+        );
+        assert_eq!(tenant["region"], form(&long('r')));
+        assert_eq!(tenant["domain"], form(&long('d')));
+        // The resource was named long, then short in the same batch: the short
+        // name wins and no stale nameFull is sent.
+        let resource = &params["resources"][0];
+        assert_eq!(resource["props"]["name"], json!("web-1"));
+        assert_eq!(resource["props"].get("nameFull"), None);
+        assert_eq!(resource["tenant"], form(&long('p')));
+        let actions = params["actions"].as_array().expect("actions");
+        let first = actions
+            .iter()
+            .find(|a| a["key"] == form(&long('t')))
+            .expect("long action");
+        assert_eq!(first["props"]["traceIdFull"], json!(long('t')));
+        assert_eq!(first["props"]["nameFull"], json!(long('o')));
+        assert_eq!(
+            first["props"]["resourceName"],
+            json!(long('n')),
+            "copies are whole"
+        );
+        assert_eq!(first["fromIp"], json!([form(&long('i'))]));
+        let short = actions
+            .iter()
+            .find(|a| a["key"] == json!("short"))
+            .expect("short");
+        assert_eq!(short["props"].get("traceIdFull"), None);
     }
 
     #[test]

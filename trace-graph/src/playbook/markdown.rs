@@ -66,6 +66,13 @@ Conventions shared by every question:
   `user` parameters match the user's name or IAM user id.
 - **Reads** are operations named `list…`, `get…`, `show…`, `query…`, `describe…`, `search…`,
   `check…` or `count…`; \"changes\" are all other operations.
+- **Values of any length.** A name, id or address longer than 4096 bytes is stored whole in
+  `<property>Full` and indexed by a shortened form ([graph-model.md](graph-model.md#long-values));
+  the `resource`, `user` and `ip` parameters still match it exactly, with
+  `x.name = $v OR (x.name STARTS WITH CASE WHEN size($v) > 1024 THEN left($v, 1024) END AND x.nameFull = $v)`
+  (two index seeks), and results show whole values (`coalesce(x.nameFull, x.name)`). On Linux one
+  command-line argument holds at most 128 KiB, so give a longer value from Rust
+  (`playbook::run`), or find it by a part with `resource-lookup`.
 
 ## The sample data
 

@@ -3,6 +3,7 @@
 
 mod db;
 mod fixtures;
+mod long_values;
 mod mapping;
 mod read_back;
 mod retention;

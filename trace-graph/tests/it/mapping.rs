@@ -4,8 +4,8 @@
 
 use crate::fixtures;
 use serde_json::json;
+use trace_graph::map_trace;
 use trace_graph::model::{Channel, UserKind};
-use trace_graph::{map_trace, RowError};
 
 #[test]
 fn every_fixture_maps_as_snapshotted() {
@@ -165,16 +165,15 @@ fn unwritable_traces_are_rejected_with_the_reason() {
 }
 
 #[test]
-fn oversized_index_values_are_rejected_not_sent() {
+fn long_index_values_map_in_full() {
+    // The row keeps every value as the trace gave it; the writer stores
+    // long indexed values in index form (see tests/it/long_values.rs).
     let f = fixtures::by_name("01_");
     let mut v = f.trace_json.clone();
     v["resource_id"] = json!("r".repeat(5000));
     let t = serde_json::from_value(v).expect("trace");
-    match map_trace(&t, &f.context) {
-        Err(RowError::TooLong { field, len, .. }) => {
-            assert_eq!(field, "resource key");
-            assert!(len > 5000);
-        }
-        other => panic!("expected TooLong, got {other:?}"),
-    }
+    let row = map_trace(&t, &f.context).expect("a long value is not an error");
+    let r = row.resource.expect("resource");
+    assert_eq!(r.id.as_deref(), Some("r".repeat(5000).as_str()));
+    assert!(r.key.ends_with(&format!("/id:{}", "r".repeat(5000))));
 }

@@ -73,7 +73,9 @@ pub(crate) const OFF_HOURS: Question = Question {
         concat!(
             "       ",
             who!("u"),
-            " AS user, a.projectId AS project, a.name AS operation,"
+            " AS user, a.projectId AS project, ",
+            op!("a"),
+            " AS operation,"
         ),
         "       coalesce(a.resourceName, a.resourceId) AS resource, a.sourceIp AS sourceIp",
         "ORDER BY a.time, a.traceId",

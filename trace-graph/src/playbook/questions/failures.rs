@@ -97,12 +97,14 @@ pub(crate) const FLAGGED_ACTIONS: Question = Question {
             " AND a.status IN $statuses"
         ),
         "RETURN toString(a.time) AS time, a.status AS status, a.projectId AS project,",
-        "       a.service AS service, a.name AS operation,",
+        concat!("       a.service AS service, ", op!("a"), " AS operation,"),
         "       coalesce(a.resourceName, a.resourceId) AS resource,",
         concat!(
             "       ",
             who!("u"),
-            " AS user, a.code AS code, a.sourceIp AS sourceIp, a.requestId AS requestId"
+            " AS user, a.code AS code, a.sourceIp AS sourceIp, ",
+            full!("a.requestId"),
+            " AS requestId"
         ),
         "ORDER BY a.time DESC, a.traceId",
     ),
@@ -149,7 +151,11 @@ pub(crate) const ACCESS_DENIED: Question = Question {
             " AND a.code IN ['401', '403']"
         ),
         "WITH u, a.sourceIp AS sourceIp, a ORDER BY a.time, a.traceId",
-        "WITH u, sourceIp, count(a) AS refused, collect(DISTINCT a.name) AS operations,",
+        concat!(
+            "WITH u, sourceIp, count(a) AS refused, collect(DISTINCT ",
+            op!("a"),
+            ") AS operations,"
+        ),
         "     collect(DISTINCT a.code) AS codes, min(a.time) AS first, max(a.time) AS last",
         concat!(
             "RETURN ",
@@ -189,13 +195,15 @@ pub(crate) const FAILED_THEN_SUCCEEDED: Question = Question {
             " AND f.failed"
         ),
         "MATCH (s:Action)-[:PERFORMED_BY]->(u)",
-        "WHERE s.projectId = f.projectId AND s.name = f.name AND NOT s.failed AND s.time > f.time",
+        concat!("WHERE s.projectId = f.projectId AND ", op!("s"), " = ", op!("f"), " AND NOT s.failed AND s.time > f.time"),
         "  AND coalesce(s.resourceId, s.resourceName, '') = coalesce(f.resourceId, f.resourceName, '')",
         "WITH u, f, min(s.time) AS succeeded",
         concat!(
             "RETURN ",
             who!("u"),
-            " AS user, f.projectId AS project, f.name AS operation,"
+            " AS user, f.projectId AS project, ",
+            op!("f"),
+            " AS operation,"
         ),
         "       coalesce(f.resourceName, f.resourceId) AS resource, toString(f.time) AS failedAt,",
         "       f.code AS code, f.sourceIp AS failedFrom, toString(succeeded) AS succeededAt",

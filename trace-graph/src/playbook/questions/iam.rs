@@ -36,8 +36,12 @@ macro_rules! iam_changes {
             " AND a.service = 'IAM'\n",
             "  AND NOT ",
             is_read!("a"),
-            " AND NOT a.name =~ '(?i).*(login|logout)'\n",
-            "WITH a, u, toLower(a.name) AS n, toLower(coalesce(a.resourceType, '')) AS t\n",
+            " AND NOT ",
+            op!("a"),
+            " =~ '(?i).*(login|logout)'\n",
+            "WITH a, u, toLower(",
+            op!("a"),
+            ") AS n, toLower(coalesce(a.resourceType, '')) AS t\n",
             "WITH a, u, ",
             iam_category!(),
             " AS category\n",
@@ -69,7 +73,9 @@ pub(crate) const IAM_CHANGES: Question = Question {
             concat!(
                 "RETURN toString(a.time) AS time, ",
                 who!("u"),
-                " AS user, category, a.name AS operation,"
+                " AS user, category, ",
+                op!("a"),
+                " AS operation,"
             ),
             "       coalesce(a.resourceName, a.resourceId) AS target, a.status AS status, a.code AS code,",
             "       a.sourceIp AS sourceIp, a.projectId AS project",
@@ -102,7 +108,7 @@ pub(crate) const IAM_CHANGES_BY_USER: Question = Question {
         cypher!(
             "WITH u, category, a ORDER BY a.time, a.traceId",
             "WITH u, category, count(a) AS changes, sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
-            "     collect(DISTINCT a.name) AS operations, max(a.time) AS last",
+            concat!("     collect(DISTINCT ", op!("a"), ") AS operations, max(a.time) AS last"),
             concat!("RETURN ", who!("u"), " AS user, category, changes, failed, operations,"),
             "       toString(last) AS last",
             "ORDER BY user, category",
@@ -133,7 +139,9 @@ pub(crate) const LOGINS: Question = Question {
             in_projects!("a"),
             " AND ",
             in_window!("a"),
-            " AND a.service = 'IAM' AND a.name =~ '(?i).*login'"
+            " AND a.service = 'IAM' AND ",
+            op!("a"),
+            " =~ '(?i).*login'"
         ),
         "WITH u, a ORDER BY a.time, a.traceId",
         "WITH u, sum(CASE WHEN a.failed THEN 0 ELSE 1 END) AS logins,",

@@ -33,20 +33,69 @@ macro_rules! in_window {
     };
 }
 
+/// True when the indexed property `$prop` (e.g. `r.name`) holds the value of
+/// the parameter `$param`, also when the value is too long to be indexed as it
+/// is (then `$prop` holds its index form and `<prop>Full` the value, see
+/// `trace_graph::indexed`): equality for a short value; for a value of more
+/// than 1024 characters also a seek by its first 1024 characters, which are
+/// always a prefix of the form. Both are index seeks.
+macro_rules! has_value {
+    ($prop:literal, $param:literal) => {
+        concat!(
+            "(",
+            $prop,
+            " = ",
+            $param,
+            " OR (",
+            $prop,
+            " STARTS WITH CASE WHEN size(",
+            $param,
+            ") > 1024 THEN left(",
+            $param,
+            ", 1024) END AND ",
+            $prop,
+            "Full = ",
+            $param,
+            "))"
+        )
+    };
+}
+
+/// The whole value of the indexed property `$prop`, also when it is too long
+/// to be indexed as it is.
+macro_rules! full {
+    ($prop:literal) => {
+        concat!("coalesce(", $prop, "Full, ", $prop, ")")
+    };
+}
+
 /// How a `User` node is shown: its name, or `system:<service>` for a system principal.
 macro_rules! who {
     ($u:literal) => {
         concat!(
             "CASE WHEN ",
             $u,
-            ".kind = 'system' THEN 'system:' + last(split(",
+            ".kind = 'system' THEN 'system:' + last(split(coalesce(",
             $u,
-            ".key, 'system:')) ELSE coalesce(",
+            ".keyFull, ",
+            $u,
+            ".key), 'system:')) ELSE coalesce(",
+            $u,
+            ".nameFull, ",
             $u,
             ".name, ",
             $u,
+            ".idFull, ",
+            $u,
             ".id) END"
         )
+    };
+}
+
+/// The operation name of the action `$a`, whole.
+macro_rules! op {
+    ($a:literal) => {
+        concat!("coalesce(", $a, ".nameFull, ", $a, ".name)")
     };
 }
 
@@ -54,8 +103,8 @@ macro_rules! who {
 macro_rules! is_read {
     ($a:literal) => {
         concat!(
-            $a,
-            ".name =~ '(list|get|show|query|describe|search|check|count)([A-Z_].*)?'"
+            op!($a),
+            " =~ '(list|get|show|query|describe|search|check|count)([A-Z_].*)?'"
         )
     };
 }
@@ -64,8 +113,8 @@ macro_rules! is_read {
 macro_rules! is_create {
     ($a:literal) => {
         concat!(
-            $a,
-            ".name =~ '(create|add|register|allocate|launch|run|import)([A-Z_].*)?'"
+            op!($a),
+            " =~ '(create|add|register|allocate|launch|run|import)([A-Z_].*)?'"
         )
     };
 }
@@ -74,8 +123,8 @@ macro_rules! is_create {
 macro_rules! is_delete {
     ($a:literal) => {
         concat!(
-            $a,
-            ".name =~ '(delete|remove|release|destroy|terminate|batchDelete)([A-Z_].*)?'"
+            op!($a),
+            " =~ '(delete|remove|release|destroy|terminate|batchDelete)([A-Z_].*)?'"
         )
     };
 }

@@ -19,11 +19,19 @@ pub(crate) const NEW_SOURCE_IPS: Question = Question {
         concat!(
             "WHERE ",
             in_projects!("a"),
-            " AND ($user IS NULL OR u.name = $user OR u.id = $user)"
+            " AND ($user IS NULL OR ",
+            has_value!("u.name", "$user"),
+            " OR ",
+            has_value!("u.id", "$user"),
+            ")"
         ),
         "WITH u, ip, a ORDER BY a.time, a.traceId",
         "WITH u, ip, collect(a) AS acts ORDER BY ip.address",
-        "WITH u, collect({ip: ip.address, first: acts[0], actions: size(acts)}) AS seen",
+        concat!(
+            "WITH u, collect({ip: ",
+            full!("ip.address"),
+            ", first: acts[0], actions: size(acts)}) AS seen"
+        ),
         "UNWIND seen AS s",
         "WITH u, s, [x IN seen WHERE x.first.time < datetime($since) | x.ip] AS knownBefore",
         "WHERE s.first.time >= datetime($since)",
@@ -32,7 +40,11 @@ pub(crate) const NEW_SOURCE_IPS: Question = Question {
             who!("u"),
             " AS user, s.ip AS sourceIp, toString(s.first.time) AS first,"
         ),
-        "       s.first.name AS firstOperation, s.first.projectId AS project, s.actions AS actions,",
+        concat!(
+            "       ",
+            op!("s.first"),
+            " AS firstOperation, s.first.projectId AS project, s.actions AS actions,"
+        ),
         "       knownBefore",
         "ORDER BY s.first.time, user, sourceIp",
     ),
@@ -62,7 +74,11 @@ pub(crate) const SHARED_SOURCE_IPS: Question = Question {
         concat!("WITH ip, ", who!("u"), " AS user, n ORDER BY user"),
         "WITH ip, collect(user) AS users, sum(n) AS actions",
         "WHERE size(users) >= $minUsers",
-        "RETURN ip.address AS sourceIp, size(users) AS userCount, users, actions",
+        concat!(
+            "RETURN ",
+            full!("ip.address"),
+            " AS sourceIp, size(users) AS userCount, users, actions"
+        ),
         "ORDER BY userCount DESC, sourceIp",
     ),
     params: &[
@@ -89,7 +105,7 @@ pub(crate) const USER_SOURCE_IPS: Question = Question {
     cypher: cypher!(
         "MATCH (u:User)<-[:PERFORMED_BY]-(a:Action)-[:FROM_IP]->(ip:IpAddress)",
         concat!(
-            "WHERE (u.name = $user OR u.id = $user) AND ",
+            "WHERE (", has_value!("u.name", "$user"), " OR ", has_value!("u.id", "$user"), ") AND ",
             in_projects!("a"),
             " AND ",
             in_window!("a")
@@ -107,7 +123,7 @@ pub(crate) const USER_SOURCE_IPS: Question = Question {
             who!("o"),
             " AS other ORDER BY other"
         ),
-        "RETURN ip.address AS sourceIp, actions, toString(first) AS first, toString(last) AS last,",
+        concat!("RETURN ", full!("ip.address"), " AS sourceIp, actions, toString(first) AS first, toString(last) AS last,"),
         "       collect(DISTINCT other) AS otherUsers",
         "ORDER BY first, sourceIp",
     ),
@@ -122,11 +138,18 @@ pub(crate) const IP_ACTIVITY: Question = Question {
     description: "Everything that came from the address, one row per user and project: how many \
         actions, how many failed, which operations, first and last time.",
     cypher: cypher!(
-        "MATCH (:IpAddress {address: $ip})<-[:FROM_IP]-(a:Action)-[:PERFORMED_BY]->(u:User)",
-        concat!("WHERE ", in_projects!("a"), " AND ", in_window!("a")),
+        "MATCH (ip:IpAddress)<-[:FROM_IP]-(a:Action)-[:PERFORMED_BY]->(u:User)",
+        concat!(
+            "WHERE ",
+            has_value!("ip.address", "$ip"),
+            " AND ",
+            in_projects!("a"),
+            " AND ",
+            in_window!("a")
+        ),
         "WITH u, a.projectId AS project, a ORDER BY a.time, a.traceId",
         "WITH u, project, count(a) AS actions, sum(CASE WHEN a.failed THEN 1 ELSE 0 END) AS failed,",
-        "     collect(DISTINCT a.name) AS operations, min(a.time) AS first, max(a.time) AS last",
+        concat!("     collect(DISTINCT ", op!("a"), ") AS operations, min(a.time) AS first, max(a.time) AS last"),
         concat!("RETURN ", who!("u"), " AS user, project, actions, failed, operations,"),
         "       toString(first) AS first, toString(last) AS last",
         "ORDER BY first, user, project",

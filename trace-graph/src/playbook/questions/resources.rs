@@ -16,14 +16,26 @@ pub(crate) const RESOURCE_LOOKUP: Question = Question {
         or id); use the `resourceId` in the questions below.",
     cypher: cypher!(
         "MATCH (r:Resource)",
-        "WHERE (r.id = $resource OR toLower(r.name) CONTAINS toLower($resource))",
+        concat!(
+            "WHERE (",
+            has_value!("r.id", "$resource"),
+            " OR toLower(",
+            full!("r.name"),
+            ") CONTAINS toLower($resource))"
+        ),
         concat!("  AND ", in_projects!("r")),
         "MATCH (r)<-[:APPLIED_ON]-(a:Action)",
         "WITH r, a ORDER BY a.time, a.traceId",
         "WITH r, count(a) AS actions, min(a.time) AS first, max(a.time) AS last,",
-        "     collect(a.name)[-1] AS lastOperation",
+        concat!("     collect(", op!("a"), ")[-1] AS lastOperation"),
         "RETURN r.projectId AS project, r.service AS service, r.type AS resourceType,",
-        "       r.id AS resourceId, r.name AS resource, actions,",
+        concat!(
+            "       ",
+            full!("r.id"),
+            " AS resourceId, ",
+            full!("r.name"),
+            " AS resource, actions,"
+        ),
         "       toString(first) AS first, toString(last) AS last, lastOperation",
         "ORDER BY project, service, resourceType, resource, resourceId",
     ),
@@ -52,18 +64,20 @@ pub(crate) const RESOURCE_CHANGES: Question = Question {
     cypher: cypher!(
         "MATCH (r:Resource)",
         concat!(
-            "WHERE (r.id = $resource OR r.name = $resource) AND ",
+            "WHERE (", has_value!("r.id", "$resource"), " OR ", has_value!("r.name", "$resource"), ") AND ",
             in_projects!("r")
         ),
         "MATCH (r)<-[:APPLIED_ON]-(a:Action)-[:PERFORMED_BY]->(u:User)",
         concat!("WHERE NOT ", is_read!("a"), " AND ", in_window!("a")),
         "OPTIONAL MATCH (a)-[:ASSUMED_BY]->(real:User)",
         concat!(
-            "RETURN toString(a.time) AS time, a.name AS operation, ",
+            "RETURN toString(a.time) AS time, ",
+            op!("a"),
+            " AS operation, ",
             who!("u"),
             " AS user,"
         ),
-        "       real.name AS onBehalfOf, a.channel AS channel, a.sourceIp AS sourceIp,",
+        concat!("       ", full!("real.name"), " AS onBehalfOf, a.channel AS channel, a.sourceIp AS sourceIp,"),
         "       a.status AS status, a.code AS code, r.type AS resourceType, r.projectId AS project",
         "ORDER BY a.time, a.traceId",
     ),
@@ -93,7 +107,11 @@ pub(crate) const RESOURCE_LIFE: Question = Question {
     cypher: cypher!(
         "MATCH (r:Resource)",
         concat!(
-            "WHERE (r.id = $resource OR r.name = $resource) AND ",
+            "WHERE (",
+            has_value!("r.id", "$resource"),
+            " OR ",
+            has_value!("r.name", "$resource"),
+            ") AND ",
             in_projects!("r")
         ),
         "MATCH (r)<-[:APPLIED_ON]-(a:Action)-[:PERFORMED_BY]->(u:User)",
@@ -103,11 +121,17 @@ pub(crate) const RESOURCE_LIFE: Question = Question {
         concat!("            WHEN ", is_read!("a"), " THEN 'read'"),
         "            ELSE 'changed' END AS phase,",
         concat!(
-            "       a.name AS operation, ",
+            "       ",
+            op!("a"),
+            " AS operation, ",
             who!("u"),
             " AS user, a.sourceIp AS sourceIp,"
         ),
-        "       a.status AS status, a.failed AS failed, a.resourceName AS name, r.key AS resourceKey",
+        concat!(
+            "       a.status AS status, a.failed AS failed, a.resourceName AS name, ",
+            full!("r.key"),
+            " AS resourceKey"
+        ),
         "ORDER BY a.time, a.traceId",
     ),
     params: &[RESOURCE, PROJECTS],
@@ -144,7 +168,9 @@ pub(crate) const RESOURCE_DELETIONS: Question = Question {
         "RETURN toString(a.time) AS time, a.projectId AS project, a.service AS service,",
         "       a.resourceType AS resourceType, a.resourceId AS resourceId, a.resourceName AS resource,",
         concat!(
-            "       a.name AS operation, ",
+            "       ",
+            op!("a"),
+            " AS operation, ",
             who!("u"),
             " AS user, a.sourceIp AS sourceIp, a.status AS status"
         ),
@@ -196,7 +222,13 @@ pub(crate) const SHORT_LIVED_RESOURCES: Question = Question {
         "WHERE c IS NOT NULL AND d IS NOT NULL AND d.time >= c.time",
         "  AND duration.inSeconds(c.time, d.time).seconds <= $maxHours * 3600",
         "MATCH (c)-[:PERFORMED_BY]->(cu:User), (d)-[:PERFORMED_BY]->(du:User)",
-        "RETURN r.projectId AS project, r.type AS resourceType, r.id AS resourceId, r.name AS resource,",
+        concat!(
+            "RETURN r.projectId AS project, r.type AS resourceType, ",
+            full!("r.id"),
+            " AS resourceId, ",
+            full!("r.name"),
+            " AS resource,"
+        ),
         concat!(
             "       toString(c.time) AS created, ",
             who!("cu"),

@@ -107,3 +107,29 @@ fn no_datetime_is_returned_raw() {
         }
     }
 }
+
+#[test]
+fn long_value_lookups_seek_by_the_prefix_every_index_form_starts_with() {
+    let prefix = format!("> {n} THEN left(", n = crate::indexed::PREFIX_CHARS);
+    let mut lookups = 0;
+    for q in QUESTIONS {
+        for (i, _) in q.cypher.match_indices("STARTS WITH CASE WHEN size(") {
+            let rest = &q.cypher[i..];
+            let param_end = rest.find(')').expect("size(...)");
+            let param = &rest["STARTS WITH CASE WHEN size(".len()..param_end];
+            assert!(
+                rest[param_end..].starts_with(&format!(
+                    ") {prefix}{param}, {}) END",
+                    crate::indexed::PREFIX_CHARS
+                )),
+                "{}: {}",
+                q.name,
+                &rest[..200.min(rest.len())]
+            );
+            lookups += 1;
+        }
+    }
+    // resource: id in resource-lookup, id and name in resource-changes and
+    // resource-life (5); user: name and id in 6 questions (12); ip: 1.
+    assert_eq!(lookups, 18);
+}

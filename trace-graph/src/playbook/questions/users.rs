@@ -15,13 +15,23 @@ pub(crate) const USER_ACTIVITY: Question = Question {
     cypher: cypher!(
         "MATCH (u:User)<-[rel:PERFORMED_BY|ASSUMED_BY]-(a:Action)",
         concat!(
-            "WHERE (u.name = $user OR u.id = $user) AND ",
+            concat!(
+                "WHERE (",
+                has_value!("u.name", "$user"),
+                " OR ",
+                has_value!("u.id", "$user"),
+                ") AND "
+            ),
             in_projects!("a"),
             " AND ",
             in_window!("a")
         ),
         "RETURN toString(a.time) AS time, a.projectId AS project, a.service AS service,",
-        "       a.name AS operation, coalesce(a.resourceName, a.resourceId) AS resource,",
+        concat!(
+            "       ",
+            op!("a"),
+            " AS operation, coalesce(a.resourceName, a.resourceId) AS resource,"
+        ),
         "       a.channel AS channel, a.sourceIp AS sourceIp, a.status AS status,",
         "       CASE type(rel) WHEN 'ASSUMED_BY' THEN a.userName END AS via",
         "ORDER BY a.time, a.traceId",
@@ -52,7 +62,13 @@ pub(crate) const BLAST_RADIUS: Question = Question {
     cypher: cypher!(
         "MATCH (u:User)<-[:PERFORMED_BY|ASSUMED_BY]-(a:Action)-[:APPLIED_ON]->(r:Resource)",
         concat!(
-            "WHERE (u.name = $user OR u.id = $user) AND ",
+            concat!(
+                "WHERE (",
+                has_value!("u.name", "$user"),
+                " OR ",
+                has_value!("u.id", "$user"),
+                ") AND "
+            ),
             in_projects!("a"),
             " AND ",
             in_window!("a")
@@ -63,10 +79,10 @@ pub(crate) const BLAST_RADIUS: Question = Question {
             is_read!("x"),
             ") AS changed"
         ),
-        "ORDER BY coalesce(r.name, r.id), r.key",
+        "ORDER BY coalesce(r.nameFull, r.name, r.idFull, r.id), r.key",
         "RETURN r.projectId AS project, r.service AS service, r.type AS resourceType,",
         "       count(r) AS resources, sum(CASE WHEN changed THEN 1 ELSE 0 END) AS changed,",
-        "       sum(n) AS actions, collect(coalesce(r.name, r.id)) AS names",
+        "       sum(n) AS actions, collect(coalesce(r.nameFull, r.name, r.idFull, r.id)) AS names",
         "ORDER BY project, service, resourceType",
     ),
     params: &[USER, PROJECTS, FROM, TO],
@@ -90,15 +106,31 @@ pub(crate) const BLAST_RADIUS_RESOURCES: Question = Question {
     cypher: cypher!(
         "MATCH (u:User)<-[:PERFORMED_BY|ASSUMED_BY]-(a:Action)-[:APPLIED_ON]->(r:Resource)",
         concat!(
-            "WHERE (u.name = $user OR u.id = $user) AND ",
+            concat!(
+                "WHERE (",
+                has_value!("u.name", "$user"),
+                " OR ",
+                has_value!("u.id", "$user"),
+                ") AND "
+            ),
             in_projects!("a"),
             " AND ",
             in_window!("a")
         ),
         "WITH r, a ORDER BY a.time, a.traceId",
-        "WITH r, collect(a.name) AS names, min(a.time) AS first, max(a.time) AS last",
+        concat!(
+            "WITH r, collect(",
+            op!("a"),
+            ") AS names, min(a.time) AS first, max(a.time) AS last"
+        ),
         "RETURN r.projectId AS project, r.service AS service, r.type AS resourceType,",
-        "       r.id AS resourceId, r.name AS resource,",
+        concat!(
+            "       ",
+            full!("r.id"),
+            " AS resourceId, ",
+            full!("r.name"),
+            " AS resource,"
+        ),
         "       reduce(s = [], o IN names | CASE WHEN o IN s THEN s ELSE s + o END) AS operations,",
         "       toString(first) AS first, toString(last) AS last",
         "ORDER BY project, service, resourceType, first, r.key",
@@ -129,11 +161,19 @@ pub(crate) const FIRST_TIME_OPERATIONS: Question = Question {
         concat!(
             "WHERE ",
             in_projects!("a"),
-            " AND ($user IS NULL OR u.name = $user OR u.id = $user)"
+            " AND ($user IS NULL OR ",
+            has_value!("u.name", "$user"),
+            " OR ",
+            has_value!("u.id", "$user"),
+            ")"
         ),
         "WITH u, min(a.time) AS activeSince, collect(a) AS acts",
         "UNWIND acts AS a",
-        "WITH u, activeSince, a.service AS service, a.name AS operation,",
+        concat!(
+            "WITH u, activeSince, a.service AS service, ",
+            op!("a"),
+            " AS operation,"
+        ),
         "     min(a.time) AS first, count(*) AS times",
         "WHERE first >= datetime($since)",
         concat!(
@@ -170,7 +210,11 @@ pub(crate) const NEW_USERS: Question = Question {
         "WITH u, acts[0] AS f, size(acts) AS actions",
         "WHERE f.time >= datetime($since)",
         concat!("RETURN ", who!("u"), " AS user, u.kind AS kind,"),
-        "       toString(f.time) AS first, f.projectId AS project, f.name AS firstOperation,",
+        concat!(
+            "       toString(f.time) AS first, f.projectId AS project, ",
+            op!("f"),
+            " AS firstOperation,"
+        ),
         "       f.sourceIp AS sourceIp, actions",
         "ORDER BY f.time, user",
     ),
@@ -234,8 +278,18 @@ pub(crate) const AGENCY_ACTIONS: Question = Question {
         concat!("WHERE ", in_projects!("a"), " AND ", in_window!("a")),
         "WITH real, session, a ORDER BY a.time, a.traceId",
         "WITH real, session, a.projectId AS project, count(a) AS actions,",
-        "     collect(DISTINCT a.name) AS operations, min(a.time) AS first, max(a.time) AS last",
-        "RETURN real.name AS user, real.domainName AS userDomain, session.name AS agencySession,",
+        concat!(
+            "     collect(DISTINCT ",
+            op!("a"),
+            ") AS operations, min(a.time) AS first, max(a.time) AS last"
+        ),
+        concat!(
+            "RETURN ",
+            full!("real.name"),
+            " AS user, real.domainName AS userDomain, ",
+            full!("session.name"),
+            " AS agencySession,"
+        ),
         "       project, actions, operations, toString(first) AS first, toString(last) AS last",
         "ORDER BY user, userDomain, agencySession, project",
     ),
