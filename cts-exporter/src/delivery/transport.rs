@@ -110,6 +110,14 @@ impl Transport for HttpTransport {
         };
         let resp = match rb.send().await {
             Ok(r) => r,
+            // A request that cannot even be built (a header value reqwest refuses) fails the same way
+            // on every attempt: retrying it would loop for ever and hold the watermark back.
+            Err(e) if e.is_builder() => {
+                return Verdict::Reject {
+                    status: None,
+                    reason: format!("cannot encode the event: {}", describe(e)),
+                }
+            }
             Err(e) => {
                 return Verdict::Retry {
                     after: None,
