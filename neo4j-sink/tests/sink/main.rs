@@ -7,4 +7,10 @@ mod delivery;
 mod errors;
 mod lifecycle;
 mod oidc;
+mod original;
+#[allow(dead_code)]
+#[path = "../hostile/process.rs"]
+mod process;
+#[path = "../support/terminate.rs"]
+mod terminate;
 mod tls;
