@@ -221,9 +221,9 @@ pub fn decode_header_value(header: &str, raw: &[u8]) -> Result<String, EventErro
         EventError::new(
             "invalid_attribute",
             format!(
-                "the {header} header is not UTF-8 text after percent-decoding (invalid byte \
-                 sequence at decoded byte {at}, e.g. Latin-1 bytes or a lone or overlong %C3); \
-                 {PERCENT_FIX}"
+                "the {header} header is not UTF-8 text after percent-decoding (the bytes at \
+                 decoded byte {at} are no UTF-8 character: Latin-1 text, a lone %C3, an overlong \
+                 or surrogate form); {PERCENT_FIX}"
             ),
         )
     })

@@ -4,7 +4,7 @@
 use crate::common::{env, event, graph, run_id, Env};
 use crate::model::{Answer, Case, Expect};
 use crate::process::SinkProcess;
-use crate::{cases, injection};
+use crate::{cases, injection, interop};
 use neo4rs::{query, Graph};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,6 +126,7 @@ async fn hostile_requests_get_their_status_and_change_nothing_else() {
         .into_iter()
         .chain(cases::batches(&run))
         .chain(injection::accepted(&run))
+        .chain(interop::cases(&run))
         .collect();
     let mut failures = Vec::new();
     let mut per_category: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
