@@ -5,6 +5,7 @@
 mod common;
 mod delivery;
 mod errors;
+mod go_sender;
 mod lifecycle;
 mod oidc;
 mod original;
