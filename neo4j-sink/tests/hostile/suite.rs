@@ -268,6 +268,12 @@ async fn hostile_requests_get_their_status_and_change_nothing_else() {
         "payloads are not logged: {stderr}"
     );
     assert_eq!(code, Some(0), "clean shutdown: {stderr}");
+    // Events stored under the placeholder context are reported once at WARN.
+    assert_eq!(
+        stderr.matches("stored under the placeholder").count(),
+        1,
+        "one WARN for the placeholder context: {stderr}"
+    );
 }
 
 async fn verify_graph(
