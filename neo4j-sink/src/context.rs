@@ -35,7 +35,7 @@ pub struct Derived {
     pub from: &'static str,
 }
 
-/// Every (field, from) pair [`derive`] can report, for pre-registering the
+/// Every (field, from) pair [`derive()`] can report, for pre-registering the
 /// metric's label sets.
 pub const ALL: [Derived; 11] = [
     d("project", "tenant_extension"),
