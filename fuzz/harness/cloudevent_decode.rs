@@ -57,8 +57,9 @@ fn check_problem(p: &Problem) {
 /// Decodes a request the way the sink's `POST /` does, up to the store.
 pub fn decode_request(data: &[u8]) -> Result<Decoded, Problem> {
     let (headers, body) = parse_request(data);
+    // The sink's default: every type, the context derived when missing.
     let rules = EventRules {
-        accepted_type_prefixes: vec!["com.otc.cts.trace.".into()],
+        accepted_type_prefixes: Vec::new(),
     };
     let mode = content_mode(&headers)?;
     decode(mode, &headers, body, &rules)

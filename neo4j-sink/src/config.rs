@@ -79,12 +79,9 @@ pub struct RawArgs {
     /// Request body bytes that may wait for their commit at once; beyond it requests get 429.
     #[arg(long, env = "QUEUE_MAX_BYTES", default_value = "67108864")]
     pub queue_max_bytes: String,
-    /// Comma-separated CloudEvent type prefixes that are accepted.
-    #[arg(
-        long,
-        env = "ACCEPTED_TYPE_PREFIXES",
-        default_value = "com.otc.cts.trace."
-    )]
+    /// Comma-separated CloudEvent type prefixes that are accepted; empty (the default) accepts every
+    /// type whose data is a CTS trace, e.g. com.otc.cts.trace. to take only this exporter's events.
+    #[arg(long, env = "ACCEPTED_TYPE_PREFIXES", default_value = "")]
     pub accepted_type_prefixes: String,
     /// Retry-After (seconds) sent with 503 when Neo4j is unavailable.
     #[arg(long, env = "RETRY_AFTER_UNAVAILABLE_SECS", default_value = "5")]
@@ -182,7 +179,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Bytes of request bodies in flight at once (at least `max_body_bytes`).
     pub queue_max_bytes: usize,
-    /// Accepted event type prefixes.
+    /// Accepted event type prefixes; empty accepts every type.
     pub accepted_type_prefixes: Vec<String>,
     /// Retry-After for 503.
     pub retry_after_unavailable: Duration,

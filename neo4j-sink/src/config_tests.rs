@@ -25,9 +25,16 @@ fn defaults_are_valid() {
     assert_eq!(s.neo4j.uri, "neo4j://localhost:7687");
     assert_eq!(s.neo4j.user, "neo4j");
     assert_eq!(s.max_body_bytes, 1024 * 1024);
+    assert!(
+        s.accepted_type_prefixes.is_empty(),
+        "every type is accepted by default"
+    );
+    let narrowed = parse(&["--accepted-type-prefixes", " com.otc.cts.trace. , vpc. ,"])
+        .validate()
+        .expect("valid");
     assert_eq!(
-        s.accepted_type_prefixes,
-        vec!["com.otc.cts.trace.".to_string()]
+        narrowed.accepted_type_prefixes,
+        vec!["com.otc.cts.trace.".to_string(), "vpc.".to_string()]
     );
     assert_eq!(s.log_format, LogFormat::Json);
     assert!(s.oidc.is_none());

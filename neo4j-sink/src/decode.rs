@@ -6,17 +6,22 @@
 //! - **batch**: `Content-Type: application/cloudevents-batch+json`, a JSON
 //!   array of structured events.
 //!
-//! Binary and structured parsing is done by the cloudevents-sdk HTTP binding
-//! (`cloudevents::binding::http::to_event`, the function its axum extractor
-//! wraps). The extractor itself is not used: it reads bodies without a limit,
-//! answers every problem with one status and has no batch mode. Before
-//! handing a request to the SDK, the attributes are checked here so the
-//! answer names exactly what is wrong (spec version, which attribute).
+//! Attribute parsing is the cloudevents-sdk's (its event builder, fed
+//! through `BinaryDeserializer` in binary mode and serde in structured mode).
+//! Its HTTP binding (`to_event`, which its axum extractor wraps) is not used:
+//! it does not percent-decode header values (CloudEvents HTTP binding 1.0.2,
+//! section 3.1.3.2) and refuses any byte outside ASCII, and the extractor
+//! reads bodies without a limit, answers every problem with one status and
+//! has no batch mode. Here every `ce-*` header is unquoted, percent-decoded
+//! and checked to be UTF-8 first ([`decode_header_value`]), raw UTF-8 is
+//! accepted as well, and the attributes are checked so the answer names
+//! exactly what is wrong: which header or attribute, and how to fix it.
 
 use crate::event::{is_json_media_type, EventRules, SinkEvent};
 use crate::problem::{EventError, Problem, RefusedEvent};
 use axum::http::{header, HeaderMap};
-use cloudevents::binding::http::to_event;
+use cloudevents::event::SpecVersion;
+use cloudevents::message::{BinaryDeserializer, BinarySerializer, MessageAttributeValue};
 use cloudevents::Event;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -132,11 +137,11 @@ fn parse_json(body: &[u8], what: &str) -> Result<Value, Problem> {
         .map_err(|e| Problem::not_a_cloudevent(format!("the {what} is not valid JSON: {e}")))
 }
 
+/// A `ce-*` header's decoded text, when it has a readable one.
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+        .and_then(|v| decode_header_value(name, v.as_bytes()).ok())
 }
 
 fn spec_version_error(found: &str) -> EventError {
@@ -149,44 +154,203 @@ fn spec_version_error(found: &str) -> EventError {
 fn missing(attr: &str) -> EventError {
     EventError::new(
         "missing_attribute",
-        format!("the required CloudEvent attribute `{attr}` is missing or empty"),
+        format!("the required CloudEvent attribute `{attr}` is missing or empty; set it"),
     )
 }
 
-fn binary(headers: &HeaderMap, body: &[u8]) -> Result<Event, EventError> {
-    let version = header_str(headers, "ce-specversion").unwrap_or_default();
-    if version.trim() != "1.0" {
-        return Err(spec_version_error(&version));
-    }
-    for attr in REQUIRED {
-        let Some(value) = headers.get(format!("ce-{attr}")) else {
-            return Err(missing(attr));
-        };
-        match value.to_str() {
-            Ok(v) if v.trim().is_empty() => return Err(missing(attr)),
-            Ok(_) => {}
-            Err(_) => {
+fn missing_header(attr: &str) -> EventError {
+    EventError::new(
+        "missing_attribute",
+        format!(
+            "the required CloudEvent attribute `{attr}` (header ce-{attr}) is missing or empty; \
+             set the ce-{attr} header"
+        ),
+    )
+}
+
+/// The fix every header-encoding error names.
+const PERCENT_FIX: &str = "percent-encode space, '\"', '%' and every character outside \
+     U+0021-U+007E as the %XX octets of its UTF-8 form (e.g. \u{fc} as %C3%BC, a literal % as %25), \
+     as the CloudEvents HTTP binding 1.0.2 section 3.1.3.2 requires, or send the event in \
+     structured mode";
+
+/// Decodes the value of one `ce-*` header into the attribute's text, as
+/// the CloudEvents HTTP binding (1.0.2, section 3.1.3.2) says a receiver
+/// must: a value that is one RFC 7230 quoted-string is unquoted first, then
+/// one round of percent-decoding (upper or lower case hex) is applied and
+/// the bytes must be UTF-8 (overlong forms and surrogates are refused).
+///
+/// Being liberal in what it accepts, the sink also takes raw UTF-8 bytes as
+/// they are (senders such as the original Go exporter put the text of an
+/// attribute into the header unencoded). Bytes that are not UTF-8 after
+/// decoding, and a `%` not followed by two hex digits, are refused with an
+/// `invalid_attribute` error naming the header and the fix.
+pub fn decode_header_value(header: &str, raw: &[u8]) -> Result<String, EventError> {
+    let unquoted = unquote(raw);
+    let raw = unquoted.as_deref().unwrap_or(raw);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'%' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let hex = |j: usize| raw.get(j).and_then(|c| (*c as char).to_digit(16));
+        match (hex(i + 1), hex(i + 2)) {
+            (Some(hi), Some(lo)) => {
+                // Both digits are < 16, so the byte fits.
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            _ => {
+                let seen = String::from_utf8_lossy(&raw[i..raw.len().min(i + 3)]).into_owned();
                 return Err(EventError::new(
                     "invalid_attribute",
                     format!(
-                        "the ce-{attr} header holds bytes that are not printable ASCII; \
-                         percent-encode other characters (e.g. %C3%A9 for \u{e9}) as the \
-                         CloudEvents HTTP binding requires, or send the event in structured mode"
+                        "the {header} header has a malformed percent-encoding at byte {i} ({seen:?}): \
+                         '%' must be followed by two hex digits; {PERCENT_FIX}"
                     ),
-                ))
+                ));
             }
         }
     }
-    to_event(headers, body.to_vec()).map_err(|e| {
-        // The SDK's message names no attribute: find the header it refused by
-        // reading the headers without each parsed one in turn.
+    String::from_utf8(out).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        EventError::new(
+            "invalid_attribute",
+            format!(
+                "the {header} header is not UTF-8 text after percent-decoding (the bytes at \
+                 decoded byte {at} are no UTF-8 character: Latin-1 text, a lone %C3, an overlong \
+                 or surrogate form); {PERCENT_FIX}"
+            ),
+        )
+    })
+}
+
+/// The content of a value that is exactly one RFC 7230 quoted-string
+/// (`"..."` with `\\x` escapes), or `None` when it is not one.
+fn unquote(raw: &[u8]) -> Option<Vec<u8>> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    let mut out = Vec::with_capacity(inner.len());
+    let mut bytes = inner.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' => out.push(*bytes.next()?),
+            b'"' => return None,
+            _ => out.push(b),
+        }
+    }
+    Some(out)
+}
+
+/// A binary-mode event with its `ce-*` header values already decoded, read
+/// by the SDK's own event builder (so `time`, `dataschema` etc. are parsed
+/// exactly as its `to_event` would, from the decoded text).
+#[derive(Clone)]
+struct BinaryMessage {
+    /// Attribute or extension name (the header name without `ce-`), value.
+    attributes: Vec<(String, String)>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+impl BinaryMessage {
+    fn without(&self, name: &str) -> BinaryMessage {
+        BinaryMessage {
+            attributes: self
+                .attributes
+                .iter()
+                .filter(|(n, _)| n != name)
+                .cloned()
+                .collect(),
+            content_type: self.content_type.clone(),
+            body: Vec::new(),
+        }
+    }
+}
+
+impl BinaryDeserializer for BinaryMessage {
+    fn deserialize_binary<R: Sized, V: BinarySerializer<R>>(
+        self,
+        mut visitor: V,
+    ) -> cloudevents::message::Result<R> {
+        visitor = visitor.set_spec_version(SpecVersion::V10)?;
+        let names = SpecVersion::V10.attribute_names();
+        for (name, value) in self.attributes {
+            let value = MessageAttributeValue::String(value);
+            visitor = if names.contains(&name.as_str()) {
+                visitor.set_attribute(&name, value)?
+            } else {
+                visitor.set_extension(&name, value)?
+            };
+        }
+        if let Some(ct) = self.content_type {
+            visitor =
+                visitor.set_attribute("datacontenttype", MessageAttributeValue::String(ct))?;
+        }
+        if self.body.is_empty() {
+            visitor.end()
+        } else {
+            visitor.end_with_data(self.body)
+        }
+    }
+}
+
+fn binary(headers: &HeaderMap, body: &[u8]) -> Result<Event, EventError> {
+    let mut attributes = Vec::new();
+    let mut version = None;
+    for (name, value) in headers {
+        let Some(attr) = name.as_str().strip_prefix("ce-") else {
+            continue;
+        };
+        let text = decode_header_value(name.as_str(), value.as_bytes())?;
+        if attr == "specversion" {
+            version = Some(text);
+        } else {
+            attributes.push((attr.to_string(), text));
+        }
+    }
+    let version = version.unwrap_or_default();
+    if version.trim() != "1.0" {
+        return Err(EventError::new(
+            "unsupported_specversion",
+            format!(
+                "CloudEvents spec version {version:?} (header ce-specversion) is not supported; \
+                 send ce-specversion: 1.0"
+            ),
+        ));
+    }
+    for attr in REQUIRED {
+        let present = attributes
+            .iter()
+            .any(|(n, v)| n == attr && !v.trim().is_empty());
+        if !present {
+            return Err(missing_header(attr));
+        }
+    }
+    let content_type = match headers.get(header::CONTENT_TYPE) {
+        None => None,
+        Some(v) => Some(v.to_str().map(str::to_string).map_err(|_| {
+            EventError::new(
+                "invalid_attribute",
+                "the content-type header (the datacontenttype) is not ASCII text; \
+                 send content-type: application/json",
+            )
+        })?),
+    };
+    let message = BinaryMessage {
+        attributes,
+        content_type,
+        body: body.to_vec(),
+    };
+    BinaryDeserializer::into_event(message.clone()).map_err(|e| {
+        // The SDK's message names no attribute: find the one it refused by
+        // building the event without each parsed one in turn.
         let culprit = PARSED.iter().find(|(attr, _)| {
-            let name = format!("ce-{attr}");
-            headers.contains_key(&name) && {
-                let mut rest = headers.clone();
-                rest.remove(&name);
-                to_event(&rest, Vec::new()).is_ok()
-            }
+            message.attributes.iter().any(|(n, _)| n == attr)
+                && BinaryDeserializer::into_event(message.without(attr)).is_ok()
         });
         invalid_attribute(
             e,
@@ -228,7 +392,10 @@ fn invalid_attribute(
         Some((what, rule)) => {
             format!("the CloudEvent {what} is invalid ({sdk_error}); it must be {rule}")
         }
-        None => format!("the CloudEvent is invalid: {sdk_error}"),
+        None => format!(
+            "the CloudEvent is invalid: {sdk_error}; check its attributes against the CloudEvents \
+             1.0 specification"
+        ),
     };
     EventError::new("invalid_attribute", detail)
 }

@@ -274,3 +274,150 @@ fn an_extension_that_is_no_scalar_is_named() {
         "integer and boolean extensions are accepted"
     );
 }
+
+fn raw_headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+    let mut h = binary_headers("1.0");
+    for (k, v) in pairs {
+        h.insert(
+            HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            HeaderValue::from_bytes(v).expect("value"),
+        );
+    }
+    h
+}
+
+fn one(h: &HeaderMap) -> Result<SinkEvent, RefusedEvent> {
+    let d = decode(Mode::Binary, h, br#"{"trace_id":"t1"}"#, &rules()).expect("decodes");
+    d.events.into_iter().next().expect("one")
+}
+
+#[test]
+fn header_values_are_percent_decoded_as_the_http_binding_says() {
+    // The examples of the CloudEvents HTTP binding 1.0.2, section 3.1.3.2,
+    // and of the .NET SDK's tests (an implementation we did not write).
+    for (encoded, text) in [
+        ("Euro%20%E2%82%AC%20%F0%9F%98%80", "Euro \u{20ac} \u{1f600}"),
+        ("simple", "simple"),
+        ("space%20encoded", "space encoded"),
+        ("percent%25encoded", "percent%encoded"),
+        ("quote%22encoded", "quote\"encoded"),
+        ("caf%C3%A9", "caf\u{e9}"),
+        ("caf%c3%a9", "caf\u{e9}"),
+        ("%41%42", "AB"),
+        ("", ""),
+        ("\"quoted value\"", "quoted value"),
+        ("\"with \\\"escapes\\\"\"", "with \"escapes\""),
+        ("\"a%20b\"", "a b"),
+        ("\"unbalanced", "\"unbalanced"),
+    ] {
+        assert_eq!(
+            decode_header_value("ce-subject", encoded.as_bytes()).as_deref(),
+            Ok(text),
+            "{encoded}"
+        );
+    }
+    // Raw UTF-8 is taken as it is, alone or mixed with escapes.
+    let raw = "b\u{fc}cket-\u{540d}\u{524d}-\u{202e}";
+    assert_eq!(
+        decode_header_value("ce-subject", raw.as_bytes()).as_deref(),
+        Ok(raw)
+    );
+    assert_eq!(
+        decode_header_value("ce-user", "j\u{fc}rgen%20%F0%9F%98%80".as_bytes()).as_deref(),
+        Ok("j\u{fc}rgen \u{1f600}")
+    );
+}
+
+#[test]
+fn malformed_percent_sequences_and_bad_utf8_name_the_header_and_the_fix() {
+    for (raw, why) in [
+        (b"%".as_slice(), "malformed percent-encoding at byte 0"),
+        (b"100%", "malformed percent-encoding at byte 3"),
+        (b"a%G1", "malformed percent-encoding at byte 1"),
+        (b"a%4", "malformed percent-encoding"),
+        (b"%C3", "not UTF-8"),
+        (b"%C3%28", "not UTF-8"),
+        (b"%C0%A0", "not UTF-8"),
+        (b"%ED%A0%80", "not UTF-8"),
+        (b"caf\xe9", "not UTF-8"),
+        (b"\xff\xfe", "not UTF-8"),
+    ] {
+        let e = decode_header_value("ce-subject", raw).expect_err("refused");
+        assert_eq!(e.error, "invalid_attribute");
+        for word in [
+            "ce-subject",
+            why,
+            "percent-encode",
+            "%25",
+            "structured mode",
+        ] {
+            assert!(
+                e.detail.contains(word),
+                "{raw:?}: no {word:?} in {}",
+                e.detail
+            );
+        }
+    }
+    // Through decode, for a required and an optional header alike.
+    for name in ["ce-id", "ce-subject", "ce-user", "ce-region"] {
+        let r = one(&raw_headers(&[(name, b"x%ZZ")])).expect_err("refused");
+        assert_eq!(r.reason.error, "invalid_attribute");
+        assert!(r.reason.detail.contains(name), "{}", r.reason.detail);
+    }
+}
+
+#[test]
+fn non_ascii_attributes_arrive_percent_encoded_or_raw() {
+    let subject = "b\u{fc}cket-\u{540d}\u{524d}-\u{202e}";
+    let encoded = "b%C3%BCcket-%E5%90%8D%E5%89%8D-%E2%80%AE";
+    for (value, project) in [
+        (encoded.as_bytes(), "p%C3%A9".as_bytes()),
+        (subject.as_bytes(), "p\u{e9}".as_bytes()),
+    ] {
+        let h = raw_headers(&[
+            ("ce-subject", value),
+            ("ce-user", "j%C3%BCrgen".as_bytes()),
+            ("ce-project", project),
+            ("ce-id", b"t%201"),
+        ]);
+        let e = one(&h).expect("accepted");
+        assert_eq!(e.record.context.project_id, "p\u{e9}");
+        assert_eq!(e.key.id, "t 1");
+    }
+    // The SDK parses the decoded text: an encoded time is a time.
+    let h = raw_headers(&[("ce-time", b"2026-12-07T03%3A21%3A04.495Z")]);
+    assert!(one(&h).is_ok());
+    // A percent-encoded empty id is missing, and said so.
+    let r = one(&raw_headers(&[("ce-id", b"%20")])).expect_err("refused");
+    assert_eq!(r.reason.error, "missing_attribute");
+    assert!(r.reason.detail.contains("ce-id"), "{}", r.reason.detail);
+    // ce-specversion is decoded too.
+    assert!(one(&raw_headers(&[("ce-specversion", b"1%2E0")])).is_ok());
+    let r = one(&raw_headers(&[("ce-specversion", b"0.3")])).expect_err("refused");
+    assert!(
+        r.reason.detail.contains("ce-specversion"),
+        "{}",
+        r.reason.detail
+    );
+}
+
+#[test]
+fn structured_and_batch_carry_non_ascii_in_json() {
+    let mut e = structured_event("\u{540d}-\u{1f600}");
+    e["subject"] = json!("b\u{fc}cket-\u{540d}\u{524d}-\u{202e}");
+    e["user"] = json!("j\u{fc}rgen");
+    e["project"] = json!("p\u{e9}");
+    e["data"]["resource_name"] = json!("b\u{fc}cket-\u{202e}\u{0}");
+    let body = serde_json::to_vec(&e).expect("json");
+    let d = decode(Mode::Structured, &HeaderMap::new(), &body, &rules()).expect("decodes");
+    let s = d.events.into_iter().next().expect("one").expect("accepted");
+    assert_eq!(s.key.id, "\u{540d}-\u{1f600}");
+    assert_eq!(s.record.context.project_id, "p\u{e9}");
+    assert_eq!(
+        s.record.trace.resource_name.as_deref(),
+        Some("b\u{fc}cket-\u{202e}\u{0}")
+    );
+    let body = serde_json::to_vec(&json!([e])).expect("json");
+    let d = decode(Mode::Batch, &HeaderMap::new(), &body, &rules()).expect("decodes");
+    assert!(d.events[0].is_ok());
+}

@@ -1,15 +1,18 @@
 //! From a parsed CloudEvent to a trace the graph can store.
 //!
 //! Transport decoding (binary, structured, batch) lives in `decode`; this
-//! module holds the rules every event must meet whatever the transport: an
-//! accepted `type`, JSON data that is a CTS trace with an id, and the graph
-//! context in the `project` and `region` extensions. A failure is an
+//! module holds the rules every event must meet whatever the transport: JSON
+//! data that is a CTS trace with an id and, only when `ACCEPTED_TYPE_PREFIXES`
+//! narrows it, an accepted `type`. The graph context (project, region,
+//! domain) comes from the extensions or is derived (`context`); a missing
+//! context never refuses a trace. A failure is an
 //! [`EventError`], which the sink answers with 400 because retrying the same
 //! event can never succeed.
 
+use crate::context::{self, Derived};
 use crate::problem::EventError;
-use crate::store::{TraceContext, TraceRecord};
-use cloudevents::event::{Data, ExtensionValue};
+use crate::store::TraceRecord;
+use cloudevents::event::Data;
 use cloudevents::{AttributesReader, Event};
 use cts_client::Trace;
 use serde_json::Value;
@@ -34,12 +37,16 @@ pub struct SinkEvent {
     pub key: EventKey,
     /// What to write.
     pub record: TraceRecord,
+    /// Context values that did not come from our own extensions (counted
+    /// and logged by the server).
+    pub derived: Vec<Derived>,
 }
 
 /// The rules events are checked against.
 #[derive(Debug, Clone)]
 pub struct EventRules {
-    /// Accepted `type` prefixes, e.g. `com.otc.cts.trace.`.
+    /// Accepted `type` prefixes, e.g. `com.otc.cts.trace.`; empty accepts
+    /// every type (any event whose data is a CTS trace).
     pub accepted_type_prefixes: Vec<String>,
 }
 
@@ -54,50 +61,29 @@ pub fn is_json_media_type(media_type: &str) -> bool {
     m == "application/json" || m == "text/json" || (m.ends_with("+json") && m.contains('/'))
 }
 
-fn extension(event: &Event, name: &str) -> Option<String> {
-    event
-        .extension(name)
-        .map(ExtensionValue::to_string)
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
-fn required_extension(event: &Event, name: &str, what: &str) -> Result<String, EventError> {
-    extension(event, name).ok_or_else(|| {
-        EventError::new(
-            "missing_extension",
-            format!("the CloudEvent extension attribute `{name}` ({what}) is missing or empty; the graph needs it"),
-        )
-    })
-}
-
 impl EventRules {
     /// Checks one CloudEvent and turns it into a [`SinkEvent`].
     pub fn check(&self, mut event: Event) -> Result<SinkEvent, EventError> {
         let ty = event.ty();
-        if !self
-            .accepted_type_prefixes
-            .iter()
-            .any(|p| ty.starts_with(p.as_str()))
+        if !self.accepted_type_prefixes.is_empty()
+            && !self
+                .accepted_type_prefixes
+                .iter()
+                .any(|p| ty.starts_with(p.as_str()))
         {
             return Err(EventError::new(
                 "unknown_type",
                 format!(
-                    "event type {ty:?} is not accepted; accepted type prefixes: {} (ACCEPTED_TYPE_PREFIXES)",
+                    "event type {ty:?} is not accepted; accepted type prefixes: {}; add its prefix to \
+                     ACCEPTED_TYPE_PREFIXES (empty accepts every type) or send a type with one of them",
                     self.accepted_type_prefixes.join(", ")
                 ),
             ));
         }
-        let project_id = required_extension(&event, "project", "project id")?;
-        let region = required_extension(&event, "region", "region, e.g. eu-de")?;
-        let mut context = TraceContext::new(project_id, region);
-        if let Some(domain) = extension(&event, "domain") {
-            context = context.with_domain(domain, None);
-        }
         let key_source = event.source().to_string();
         let id = event.id().to_string();
         let (content_type, _, data) = event.take_data();
-        let trace = trace_from_data(content_type.as_deref(), data)?;
+        let mut trace = trace_from_data(content_type.as_deref(), data)?;
         let trace_id = trace
             .id()
             .ok_or_else(|| {
@@ -107,6 +93,11 @@ impl EventRules {
                 )
             })?
             .to_string();
+        let (context, mut derived) = context::derive(&event, &trace);
+        if let Some((rating, from)) = context::rating_from_extensions(&event, &trace) {
+            trace.trace_rating = Some(rating);
+            derived.push(from);
+        }
         Ok(SinkEvent {
             key: EventKey {
                 source: key_source,
@@ -114,6 +105,7 @@ impl EventRules {
                 trace_id,
             },
             record: TraceRecord::new(trace, context),
+            derived,
         })
     }
 }
@@ -249,12 +241,66 @@ mod tests {
     }
 
     #[test]
-    fn missing_project_is_named() {
-        let mut e = event("com.otc.cts.trace.x", Some(json!({"trace_id": "a"})));
+    fn a_missing_context_is_derived_not_refused() {
+        let mut e = event(
+            "com.otc.cts.trace.x",
+            Some(json!({"trace_id": "a", "trace_rating": "normal"})),
+        );
         e.remove_extension("project");
-        let err = rules().check(e).expect_err("refused");
-        assert_eq!(err.error, "missing_extension");
-        assert!(err.detail.contains("`project`"), "{}", err.detail);
+        e.remove_extension("region");
+        let s = rules().check(e).expect("accepted");
+        assert_eq!(s.record.context.project_id, crate::context::UNKNOWN);
+        assert_eq!(s.record.context.region, crate::context::UNKNOWN);
+        assert_eq!(
+            s.derived,
+            vec![
+                Derived {
+                    field: "project",
+                    from: "placeholder"
+                },
+                Derived {
+                    field: "region",
+                    from: "placeholder"
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn any_type_is_accepted_without_a_filter() {
+        let any = EventRules {
+            accepted_type_prefixes: Vec::new(),
+        };
+        for ty in [
+            "vpc.apicall.subnet.createsubnet",
+            "com.example.other",
+            "\u{1f600}",
+        ] {
+            let e = event(ty, Some(json!({"trace_id": "a"})));
+            assert!(any.check(e).is_ok(), "{ty}");
+        }
+        let e = event(
+            "vpc.apicall.subnet.createsubnet",
+            Some(json!({"trace_id": "a"})),
+        );
+        let err = rules().check(e).expect_err("narrowed");
+        assert_eq!(err.error, "unknown_type");
+        assert!(
+            err.detail.contains("ACCEPTED_TYPE_PREFIXES"),
+            "{}",
+            err.detail
+        );
+    }
+
+    #[test]
+    fn the_status_extension_fills_a_trace_without_rating() {
+        let mut e = event("com.otc.cts.trace.x", Some(json!({"trace_id": "a"})));
+        e.set_extension("status", "warning");
+        let s = rules().check(e).expect("accepted");
+        assert_eq!(
+            s.record.trace.trace_rating,
+            Some(cts_client::TraceRating::Warning)
+        );
     }
 
     #[test]

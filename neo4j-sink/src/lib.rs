@@ -7,6 +7,7 @@
 //! - [`config`] and [`validate`]: flags and environment variables, checked into [`Settings`];
 //! - [`server`]: the router ([`app`]) and the status-code contract;
 //! - [`decode`] and [`event`]: CloudEvents (binary, structured, batch) to traces;
+//! - [`context`]: the graph context from extensions, or derived, or the placeholder;
 //! - [`batcher`]: group commit, answering each request after its commit;
 //! - [`store`] and [`graph_store`]: the storage seam and its trace-graph implementation;
 //! - [`readiness`], [`auth`], [`metrics`]: startup, OIDC sender identity, Prometheus;
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod batcher;
 pub mod config;
+pub mod context;
 pub mod decode;
 pub mod event;
 pub mod graph_store;

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// `neo4j_sink_ready`.
     pub ready: IntGauge,
+    /// `neo4j_sink_context_derived_total{field,from}`.
+    pub context_derived: IntCounterVec,
 }
 
 impl Metrics {
@@ -103,7 +105,20 @@ impl Metrics {
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(neo4j_errors.clone()))?;
         registry.register(Box::new(requests.clone()))?;
+        let context_derived = IntCounterVec::new(
+            Opts::new(
+                "neo4j_sink_context_derived_total",
+                "Accepted events whose project, region, domain or status did not come from the \
+                 project/region/domain extensions or the trace, by field and where it came from \
+                 (placeholder: stored as unknown)",
+            ),
+            &["field", "from"],
+        )?;
         registry.register(Box::new(ready.clone()))?;
+        registry.register(Box::new(context_derived.clone()))?;
+        for d in crate::context::ALL {
+            context_derived.with_label_values(&[d.field, d.from]);
+        }
         for o in outcome::ALL {
             events.with_label_values(&[o]);
         }
@@ -126,6 +141,7 @@ impl Metrics {
             neo4j_errors,
             requests,
             ready,
+            context_derived,
         })
     }
 
@@ -134,6 +150,13 @@ impl Metrics {
         if n > 0 {
             self.events.with_label_values(&[outcome]).inc_by(n as u64);
         }
+    }
+
+    /// Counts one derived context value.
+    pub fn count_derived(&self, derived: crate::context::Derived) {
+        self.context_derived
+            .with_label_values(&[derived.field, derived.from])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -170,6 +193,23 @@ mod tests {
         );
         assert!(
             text.contains("# TYPE neo4j_sink_write_duration_seconds histogram"),
+            "{text}"
+        );
+        m.count_derived(crate::context::Derived {
+            field: "project",
+            from: "tenant_extension",
+        });
+        let text = m.render().expect("render");
+        assert!(
+            text.contains(
+                "neo4j_sink_context_derived_total{field=\"project\",from=\"tenant_extension\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "neo4j_sink_context_derived_total{field=\"region\",from=\"placeholder\"} 0"
+            ),
             "{text}"
         );
     }

@@ -203,6 +203,9 @@ async fn handle(
         }
     }
     state.metrics.count_events(outcome::INVALID, refused.len());
+    for (_, event) in &accepted {
+        note_derived(state, event);
+    }
     if decoded.mode != Mode::Batch && !refused.is_empty() {
         return Err(Problem::bad_event(refused.swap_remove(0).reason));
     }
@@ -227,6 +230,50 @@ async fn handle(
     match decoded.mode {
         Mode::Batch => Err(Problem::refused_events(total, refused)),
         _ => Err(Problem::bad_event(refused.swap_remove(0).reason)),
+    }
+}
+
+/// Set once the first placeholder context has been logged at WARN.
+static PLACEHOLDER_WARNED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Counts and logs the context values of an accepted event that did not come
+/// from our own extensions. A placeholder is logged at WARN once per process
+/// (then DEBUG, like every derivation): the counter is the running record.
+fn note_derived(state: &AppState, event: &SinkEvent) {
+    for d in &event.derived {
+        state.metrics.count_derived(*d);
+    }
+    if event.derived.is_empty() {
+        return;
+    }
+    let ctx = &event.record.context;
+    let derived: Vec<String> = event
+        .derived
+        .iter()
+        .map(|d| format!("{}<-{}", d.field, d.from))
+        .collect();
+    let placeholder = event.derived.iter().any(|d| d.from == "placeholder");
+    if placeholder && !PLACEHOLDER_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            event_id = %event.key.id,
+            trace_id = %event.key.trace_id,
+            project = %ctx.project_id,
+            region = %ctx.region,
+            derived = ?derived,
+            "an event without project or region context is stored under the placeholder \
+             `unknown`; the sender should set the project and region extensions (this is \
+             logged once; see neo4j_sink_context_derived_total)"
+        );
+    } else {
+        tracing::debug!(
+            event_id = %event.key.id,
+            trace_id = %event.key.trace_id,
+            project = %ctx.project_id,
+            region = %ctx.region,
+            derived = ?derived,
+            "graph context derived"
+        );
     }
 }
 

@@ -130,5 +130,6 @@ pub fn sink_event(id: &str) -> SinkEvent {
             trace_id: id.into(),
         },
         record: TraceRecord::new(trace, context),
+        derived: Vec::new(),
     }
 }

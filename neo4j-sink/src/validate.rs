@@ -191,14 +191,8 @@ impl RawArgs {
                 "30",
             )?,
         };
+        // Empty accepts every type: the data decides (it must be a CTS trace).
         let accepted_type_prefixes = list(&self.accepted_type_prefixes);
-        if accepted_type_prefixes.is_empty() {
-            return Err(err(
-                "ACCEPTED_TYPE_PREFIXES",
-                "must name at least one CloudEvent type prefix, e.g. com.otc.cts.trace.",
-                &self.accepted_type_prefixes,
-            ));
-        }
         let log_format = match self.log_format.trim().to_ascii_lowercase().as_str() {
             "json" => LogFormat::Json,
             "text" => LogFormat::Text,

@@ -51,4 +51,19 @@ fn the_harness_input_format_reaches_the_decoder() {
     let event = decoded.events[0].as_ref().expect("accepted");
     assert_eq!(event.key.trace_id, "t-1");
     assert_eq!(event.record.context.region, "eu-de");
+
+    // The original exporter's shape with raw and percent-encoded UTF-8 headers.
+    let data = replay::read_input(
+        env!("CARGO_MANIFEST_DIR"),
+        "cloudevent_decode",
+        "seed-binary-original-utf8",
+    );
+    let decoded = harness::decode_request(&data).expect("a binary event");
+    let event = decoded.events[0].as_ref().expect("accepted");
+    assert_eq!(event.key.id, "t-2 \u{540d}");
+    assert_eq!(
+        event.record.context.project_id,
+        "1a4d5e5fc6a77416f1a992ac2fe57409"
+    );
+    assert_eq!(event.record.context.region, "eu-de");
 }

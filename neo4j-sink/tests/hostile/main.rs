@@ -2,7 +2,7 @@
 //! process, over real HTTP, writing to the real Neo4j of `NEO4J_URI`
 //! (skipped without it unless `NEO4J_REQUIRED=1`).
 //!
-//! One table of cases (see `cases` and `injection`), each with the status and
+//! One table of cases (see `cases`, `injection` and `interop`), each with the status and
 //! `error` code docs/sink.md promises. While the table runs, good events
 //! are sent alongside all the time. Afterwards: the process is still up and
 //! healthy, the set of this run's trace ids in Neo4j is exactly the set that
@@ -18,6 +18,7 @@ mod terminate;
 
 mod cases;
 mod injection;
+mod interop;
 mod model;
 mod process;
 mod suite;

@@ -4,7 +4,7 @@
 use crate::common::{env, event, graph, run_id, Env};
 use crate::model::{Answer, Case, Expect};
 use crate::process::SinkProcess;
-use crate::{cases, injection};
+use crate::{cases, injection, interop};
 use neo4rs::{query, Graph};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,6 +126,7 @@ async fn hostile_requests_get_their_status_and_change_nothing_else() {
         .into_iter()
         .chain(cases::batches(&run))
         .chain(injection::accepted(&run))
+        .chain(interop::cases(&run))
         .collect();
     let mut failures = Vec::new();
     let mut per_category: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
@@ -267,6 +268,12 @@ async fn hostile_requests_get_their_status_and_change_nothing_else() {
         "payloads are not logged: {stderr}"
     );
     assert_eq!(code, Some(0), "clean shutdown: {stderr}");
+    // Events stored under the placeholder context are reported once at WARN.
+    assert_eq!(
+        stderr.matches("stored under the placeholder").count(),
+        1,
+        "one WARN for the placeholder context: {stderr}"
+    );
 }
 
 async fn verify_graph(

@@ -5,6 +5,13 @@
 mod common;
 mod delivery;
 mod errors;
+mod go_sender;
 mod lifecycle;
 mod oidc;
+mod original;
+#[allow(dead_code)]
+#[path = "../hostile/process.rs"]
+mod process;
+#[path = "../support/terminate.rs"]
+mod terminate;
 mod tls;
