@@ -181,13 +181,35 @@ const PERCENT_FIX: &str = "percent-encode space, '\"', '%' and every character o
 /// the bytes must be UTF-8 (overlong forms and surrogates are refused).
 ///
 /// Being liberal in what it accepts, the sink also takes raw UTF-8 bytes as
-/// they are (senders such as the original Go exporter put the text of an
-/// attribute into the header unencoded). Bytes that are not UTF-8 after
-/// decoding, and a `%` not followed by two hex digits, are refused with an
+/// they are (senders such as the original Go exporter and sdk-go put the
+/// text of an attribute into the header unencoded). For the same reason a
+/// value that is not a valid percent-encoding (a `%` not followed by two hex
+/// digits, as in `100%`, or escapes that decode to bytes that are no UTF-8,
+/// as in a lone `%C3`) is taken literally when the header's own bytes are
+/// UTF-8: such a value can only come from a sender that did not encode, and
+/// refusing it would lose the trace. Only a header whose bytes are not UTF-8
+/// at all (Latin-1 text, a cut character) is refused, with an
 /// `invalid_attribute` error naming the header and the fix.
 pub fn decode_header_value(header: &str, raw: &[u8]) -> Result<String, EventError> {
     let unquoted = unquote(raw);
     let raw = unquoted.as_deref().unwrap_or(raw);
+    match percent_decode(header, raw) {
+        Ok(text) => Ok(text),
+        Err(e) => match std::str::from_utf8(raw) {
+            Ok(literal) => {
+                tracing::debug!(
+                    header,
+                    "header value is no valid percent-encoding; taken literally"
+                );
+                Ok(literal.to_string())
+            }
+            Err(_) => Err(e),
+        },
+    }
+}
+
+/// One round of strict percent-decoding to UTF-8 text.
+fn percent_decode(header: &str, raw: &[u8]) -> Result<String, EventError> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {

@@ -253,19 +253,55 @@ pub fn cases(run: &str) -> Vec<Case> {
         ),
     );
 
-    // Malformed percent-encoding and non-UTF-8 bytes, in headers of every
+    // Values that are no valid percent-encoding but UTF-8 text (a sender that did not encode, as
+    // sdk-go and the original exporter do not): taken literally and stored, never refused.
+    let cat = "literal percent signs";
+    let literal: [(&str, &str); 9] = [
+        ("lone-percent", "%"),
+        ("trailing-percent", "100%"),
+        ("percent-g1", "%G1"),
+        ("percent-one-digit", "ab%4"),
+        ("c3-alone", "%C3"),
+        ("c3-then-ascii", "%C3%28"),
+        ("overlong-space", "%C0%A0"),
+        ("encoded-surrogate", "%ED%A0%80"),
+        ("percent-and-umlaut", "50% f\u{fc}r j\u{fc}rgen"),
+    ];
+    let free_text = [
+        "ce-subject",
+        "ce-user",
+        "ce-id",
+        "ce-tracker",
+        "ce-resourcetype",
+    ];
+    for (i, (slug, value)) in literal.iter().enumerate() {
+        let header = free_text[i % free_text.len()];
+        let slug = format!("literal-{slug}-{}", header.trim_start_matches("ce-"));
+        let id = tid(r, &slug);
+        v.push(Case::stored(
+            cat,
+            slug.clone(),
+            binary(&ev(r, &slug)).header(header, value.as_bytes()),
+            &[&id],
+        ));
+    }
+    let slug = "literal-percent-region";
+    let id = tid(r, slug);
+    let region = format!("eu-de-{r}-100%");
+    v.push(
+        Case::stored(
+            cat,
+            slug,
+            binary(&ev(r, slug)).header("ce-region", region.as_bytes()),
+            &[&id],
+        )
+        .check("region", Q_REGION, &id, &region),
+    );
+
+    // Header bytes that are no UTF-8 at all (Latin-1 text, a cut character), in headers of every
     // kind: 400 naming the header and the fix.
     let cat = "bad header encoding";
-    let bad: [(&str, &[u8]); 11] = [
-        ("lone-percent", b"%"),
-        ("trailing-percent", b"100%"),
-        ("percent-g1", b"%G1"),
-        ("percent-one-digit", b"ab%4"),
-        ("c3-alone", b"%C3"),
-        ("c3-then-ascii", b"%C3%28"),
-        ("overlong-space", b"%C0%A0"),
-        ("encoded-surrogate", b"%ED%A0%80"),
-        ("ff-byte", b"%FF"),
+    let bad: [(&str, &[u8]); 2] = [
         ("raw-latin1", b"j\xfcrgen"),
         ("raw-truncated-utf8", b"\xe5\x90"),
     ];
@@ -282,19 +318,20 @@ pub fn cases(run: &str) -> Vec<Case> {
         "ce-tracker",
         "ce-domain",
     ];
-    for (i, (slug, value)) in bad.iter().enumerate() {
-        let header = headers[i % headers.len()];
-        let slug = format!("bad-{slug}-{}", header.trim_start_matches("ce-"));
-        let mut c = Case::refused(
-            cat,
-            slug.clone(),
-            binary(&ev(r, &slug)).header(header, *value),
-            400,
-            "invalid_attribute",
-            &tid(r, &slug),
-        );
-        c.detail_has = vec![header.to_string(), "percent-encode".to_string()];
-        v.push(c);
+    for (slug, value) in bad.iter() {
+        for header in headers {
+            let slug = format!("bad-{slug}-{}", header.trim_start_matches("ce-"));
+            let mut c = Case::refused(
+                cat,
+                slug.clone(),
+                binary(&ev(r, &slug)).header(header, *value),
+                400,
+                "invalid_attribute",
+                &tid(r, &slug),
+            );
+            c.detail_has = vec![header.to_string(), "percent-encode".to_string()];
+            v.push(c);
+        }
     }
 
     // Other producers: no context extensions, the original exporter's

@@ -286,7 +286,7 @@ async fn verify_graph(
     let graph = graph(env);
     let stored: BTreeSet<String> = strings(
         &graph,
-        "MATCH (a:Action) WHERE a.traceId STARTS WITH $run RETURN a.traceId AS v",
+        "MATCH (a:Action) WHERE a.traceId STARTS WITH $run RETURN coalesce(a.traceIdFull, a.traceId) AS v",
         &[("run", run)],
     )
     .await
