@@ -44,6 +44,14 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// `neo4j_sink_ready`.
     pub ready: IntGauge,
+    /// `neo4j_sink_auth_refused_total{reason}`: refused OIDC tokens (see [`crate::auth::Reason`]).
+    pub auth_refused: IntCounterVec,
+    /// `neo4j_sink_auth_key_reloads_total{outcome}`: OIDC key loads, `loaded` or `failed`.
+    pub auth_key_reloads: IntCounterVec,
+    /// `neo4j_sink_auth_keys`: OIDC signing keys in use.
+    pub auth_keys: IntGauge,
+    /// `neo4j_sink_auth_keys_stale`: 1 while the last OIDC key load failed and older keys (or none) are in use.
+    pub auth_keys_stale: IntGauge,
 }
 
 impl Metrics {
@@ -97,6 +105,28 @@ impl Metrics {
             "neo4j_sink_ready",
             "1 when Neo4j is reachable and the schema is in place",
         )?;
+        let auth_refused = IntCounterVec::new(
+            Opts::new(
+                "neo4j_sink_auth_refused_total",
+                "Event requests refused by the OIDC token check, by reason",
+            ),
+            &["reason"],
+        )?;
+        let auth_key_reloads = IntCounterVec::new(
+            Opts::new(
+                "neo4j_sink_auth_key_reloads_total",
+                "Loads of the OIDC keys (start, refresh, unknown key id), by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let auth_keys = IntGauge::new(
+            "neo4j_sink_auth_keys",
+            "OIDC signing keys (RS256, ES256) in use",
+        )?;
+        let auth_keys_stale = IntGauge::new(
+            "neo4j_sink_auth_keys_stale",
+            "1 while the last load of the OIDC keys failed and the keys of an earlier load (or none) are in use",
+        )?;
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(write_duration.clone()))?;
@@ -104,6 +134,16 @@ impl Metrics {
         registry.register(Box::new(neo4j_errors.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(ready.clone()))?;
+        registry.register(Box::new(auth_refused.clone()))?;
+        registry.register(Box::new(auth_key_reloads.clone()))?;
+        registry.register(Box::new(auth_keys.clone()))?;
+        registry.register(Box::new(auth_keys_stale.clone()))?;
+        for reason in crate::auth::Reason::ALL {
+            auth_refused.with_label_values(&[reason.label()]);
+        }
+        for o in ["loaded", "failed"] {
+            auth_key_reloads.with_label_values(&[o]);
+        }
         for o in outcome::ALL {
             events.with_label_values(&[o]);
         }
@@ -126,6 +166,10 @@ impl Metrics {
             neo4j_errors,
             requests,
             ready,
+            auth_refused,
+            auth_key_reloads,
+            auth_keys,
+            auth_keys_stale,
         })
     }
 
@@ -172,5 +216,15 @@ mod tests {
             text.contains("# TYPE neo4j_sink_write_duration_seconds histogram"),
             "{text}"
         );
+        assert!(
+            text.contains("neo4j_sink_auth_refused_total{reason=\"unknown_key\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("neo4j_sink_auth_key_reloads_total{outcome=\"failed\"} 0"),
+            "{text}"
+        );
+        assert!(text.contains("neo4j_sink_auth_keys_stale 0"), "{text}");
+        assert!(text.contains("neo4j_sink_auth_keys 0"), "{text}");
     }
 }
