@@ -610,6 +610,15 @@ impl Verifier {
         (keys, state.attempts)
     }
 
+    /// The algorithm of the loaded key with this id, if there is one.
+    fn algorithm_of(&self, kid: &str) -> Option<Algorithm> {
+        let state = self.read_state();
+        let keys = state.keys.as_ref()?;
+        keys.iter()
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .map(|k| k.alg)
+    }
+
     /// How long until a token with an unknown key may cause the next reload (at least 1 s).
     fn next_reload_in(&self) -> Duration {
         let waited = self
@@ -677,6 +686,20 @@ impl Verifier {
         let header = parse_header(parts[0])?;
         let mut found = self.candidates(header.alg, header.kid.as_deref());
         if !matches!(&found.0, Some(keys) if !keys.is_empty()) {
+            // A key id is never reused for another algorithm: a token naming a
+            // loaded key with the wrong `alg` is refused, not waited for.
+            if let Some(kid) = header.kid.as_deref() {
+                if let Some(other) = self.algorithm_of(kid) {
+                    return Err(AuthError::new(
+                        Reason::Algorithm,
+                        format!(
+                            "the token says {:?} but the key {} is an {other:?} key",
+                            header.alg,
+                            shown(kid)
+                        ),
+                    ));
+                }
+            }
             // First the checks that need no key: a token that fails them can
             // never pass, and gets its 401/403 now, without a reload.
             let claims = payload(parts[1])?;

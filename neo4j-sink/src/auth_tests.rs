@@ -295,8 +295,13 @@ async fn other_algorithms_are_refused() {
     let e = refused(&f.v, &none).await;
     assert_eq!(e.reason, Reason::Algorithm);
     assert!(e.detail.contains("\"none\""), "{e}");
-    // An ES256 key cannot verify an RS256 token of the same kid: no RS256 key is loaded.
+    // A token naming a loaded key with another algorithm is refused for good.
     let rs = raw_token(&key, &json!({"alg": "RS256", "kid": "k1"}), &claims("s"));
+    let e = refused(&f.v, &rs).await;
+    assert_eq!(e.reason, Reason::Algorithm);
+    assert!(e.detail.contains("\"k1\" is an ES256 key"), "{e}");
+    // Without a kid there is no RS256 key to try: maybe one not loaded yet.
+    let rs = raw_token(&key, &json!({"alg": "RS256"}), &claims("s"));
     assert_eq!(refused(&f.v, &rs).await.reason, Reason::UnknownKey);
 }
 
@@ -760,4 +765,32 @@ async fn concurrent_tokens_with_the_same_unknown_key_cause_one_reload() {
         issuer.hits.load(std::sync::atomic::Ordering::SeqCst),
         before
     );
+}
+
+#[tokio::test]
+async fn hostile_key_ids_are_matched_exactly_and_cut_short_in_messages() {
+    let unicode = ec_key("schlüssel-🔑-名前");
+    let f = verifier(&[&unicode], None).await;
+    assert!(f
+        .v
+        .verify(Some(&format!("Bearer {}", token(&unicode, claims("s")))))
+        .await
+        .is_ok());
+    let huge = ec_key(&"ü".repeat(50_000));
+    let e = refused(&f.v, &token(&huge, claims("s"))).await;
+    assert_eq!(e.reason, Reason::UnknownKey);
+    assert!(e.detail.len() < 400, "{}", e.detail.len());
+    for kid in [
+        "",
+        "schlüssel-🔑",
+        "SCHLÜSSEL-🔑-名前",
+        "schlüssel-🔑-名前 ",
+    ] {
+        let t = token(&ec_key(kid), claims("s"));
+        assert_eq!(
+            refused(&f.v, &t).await.reason,
+            Reason::UnknownKey,
+            "{kid:?}"
+        );
+    }
 }

@@ -492,3 +492,110 @@ async fn nbf_crit_and_unknown_keys_over_http() {
     }
     sink.stop().await;
 }
+
+/// An RS256 token signed by `openssl dgst` (not by the JWT library the sink uses)
+/// with the key `rs256_key(kid, dir)` made, for any header.
+fn openssl_token(dir: &Path, kid: &str, header: &Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let (message, signature) = (dir.join("input.txt"), dir.join("signature.bin"));
+    std::fs::write(&message, &input).expect("write");
+    let key = dir.join(format!("{kid}.pk8.der"));
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key.to_str().expect("utf8"),
+        "-keyform",
+        "DER",
+        "-out",
+        signature.to_str().expect("utf8"),
+        message.to_str().expect("utf8"),
+    ]);
+    let signature = std::fs::read(&signature).expect("signature");
+    format!("{input}.{}", b64url(&signature))
+}
+
+#[tokio::test]
+async fn tokens_signed_by_openssl_follow_the_same_rules() {
+    let Some(env) = env("tokens_signed_by_openssl_follow_the_same_rules") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rsa = rs256_key("rsa-openssl", dir.path());
+    let jwks = dir.path().join("jwks.json");
+    publish(&jwks, &[&rsa]);
+    let jwks_flag = format!("--oidc-jwks-file={}", jwks.display());
+    let sink = TestSink::ready(
+        &env,
+        &[
+            &format!("--oidc-audience={AUDIENCE}"),
+            &format!("--oidc-issuer={ISSUER}"),
+            &jwks_flag,
+        ],
+    )
+    .await;
+    let graph = graph(&env);
+    let run = run_id();
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-openssl"});
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    // PKCS#1 v1.5 signatures are deterministic: openssl and the library agree byte for byte.
+    let same = claims(BROKER, 600);
+    let by_openssl = openssl_token(dir.path(), "rsa-openssl", &header, &same);
+    let (input, signature) = by_openssl.rsplit_once('.').expect("three parts");
+    let by_library =
+        jsonwebtoken::crypto::sign(input.as_bytes(), &rsa.signing, Algorithm::RS256).expect("sign");
+    assert_eq!(signature, by_library, "the same signature");
+    let mut not_yet = claims(BROKER, 600);
+    not_yet["nbf"] = json!(now + 3600);
+    let mut crit = header.clone();
+    crit["crit"] = json!(["urn:example:ext"]);
+    crit["urn:example:ext"] = json!(true);
+    let mut unicode = claims("système:serviceaccount:名前空間:broker", 600);
+    unicode["aud"] = json!([AUDIENCE, "ünïcødé"]);
+    let cases = [
+        ("openssl-signed", by_openssl, 202),
+        (
+            "non-ASCII claims",
+            openssl_token(dir.path(), "rsa-openssl", &header, &unicode),
+            202,
+        ),
+        (
+            "nbf an hour ahead",
+            openssl_token(dir.path(), "rsa-openssl", &header, &not_yet),
+            401,
+        ),
+        (
+            "unknown critical extension",
+            openssl_token(dir.path(), "rsa-openssl", &crit, &claims(BROKER, 600)),
+            401,
+        ),
+        (
+            "ES256 header on an RSA signature",
+            openssl_token(
+                dir.path(),
+                "rsa-openssl",
+                &json!({"alg": "ES256", "kid": "rsa-openssl"}),
+                &claims(BROKER, 600),
+            ),
+            401,
+        ),
+    ];
+    for (i, (name, bearer, status)) in cases.into_iter().enumerate() {
+        let id = format!("{run}-openssl-{i}");
+        let r = sink
+            .binary(&event(&id, &run))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status().as_u16(), status, "{name}");
+        let body: Value = r.json().await.expect("json body");
+        let expected = if status == 202 { 1 } else { 0 };
+        assert_eq!(actions(&graph, &id).await, expected, "{name}: {body}");
+    }
+    sink.stop().await;
+}
