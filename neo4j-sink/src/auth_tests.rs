@@ -714,6 +714,21 @@ async fn jwks_url_keys_load_late_and_reload_for_new_key_ids() {
     *issuer.served.lock().expect("lock") = Some(json!({"keys": [a.jwk.clone(), b.jwk.clone()]}));
     let t = token(&b, claims("s"));
     assert!(v.verify(Some(&format!("Bearer {t}"))).await.is_ok());
+    // An endless or huge answer is cut off: the keys are kept, the gauge says stale.
+    let pad = "x".repeat(MAX_JWKS_BYTES as usize);
+    *issuer.served.lock().expect("lock") = Some(json!({"keys": [], "pad": pad}));
+    let e = v.load().await.expect_err("too large");
+    assert!(e.contains("larger than"), "{e}");
+    assert_eq!(metrics.auth_keys_stale.get(), 1);
+    assert!(v.verify(Some(&format!("Bearer {t}"))).await.is_ok());
+    // A server error is unreadable too; an empty set served is "no keys".
+    *issuer.served.lock().expect("lock") = None;
+    assert!(v.load().await.is_err());
+    assert!(v.verify(Some(&format!("Bearer {t}"))).await.is_ok());
+    *issuer.served.lock().expect("lock") = Some(json!({"keys": []}));
+    assert_eq!(v.load().await, Ok(0));
+    assert_eq!(metrics.auth_keys_stale.get(), 0);
+    assert_eq!(refused(&v, &t).await.reason, Reason::UnknownKey);
 }
 
 #[tokio::test]
@@ -793,4 +808,48 @@ async fn hostile_key_ids_are_matched_exactly_and_cut_short_in_messages() {
             "{kid:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn every_one_character_change_of_a_valid_token_is_refused() {
+    let key = ec_key("k1");
+    let f = verifier(&[&key], None).await;
+    let good = token(&key, claims("s"));
+    assert!(f.v.verify(Some(&format!("Bearer {good}"))).await.is_ok());
+    let mut tried = 0;
+    for (i, original) in good.char_indices() {
+        for replacement in ['A', 'x', '-', '.', '=', 'é'] {
+            if replacement == original {
+                continue;
+            }
+            let mut mutated = good.clone();
+            mutated.replace_range(i..i + original.len_utf8(), &replacement.to_string());
+            tried += 1;
+            assert!(
+                f.v.verify(Some(&format!("Bearer {mutated}")))
+                    .await
+                    .is_err(),
+                "accepted with {replacement:?} at {i}"
+            );
+        }
+    }
+    // Cut short, doubled, and garbage of every kind.
+    for cut in 0..good.len() {
+        assert!(f
+            .v
+            .verify(Some(&format!("Bearer {}", &good[..cut])))
+            .await
+            .is_err());
+    }
+    for junk in [
+        format!("{good}{good}"),
+        format!("{good}."),
+        ".".repeat(10_000),
+        "\u{0}".repeat(100),
+        "ü.ü.ü".into(),
+        "a".repeat(1 << 20),
+    ] {
+        assert!(f.v.verify(Some(&format!("Bearer {junk}"))).await.is_err());
+    }
+    assert!(tried > 1000, "{tried}");
 }
