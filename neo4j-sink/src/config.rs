@@ -119,6 +119,10 @@ pub struct RawArgs {
     /// How often the JWKS is reloaded, in seconds.
     #[arg(long, env = "OIDC_JWKS_REFRESH_SECS", default_value = "300")]
     pub oidc_jwks_refresh_secs: String,
+    /// Shortest time between two JWKS reloads caused by tokens whose key id is not loaded (key
+    /// rotation), in seconds; such tokens get 503 with Retry-After until the key appears.
+    #[arg(long, env = "OIDC_JWKS_MIN_RELOAD_SECS", default_value = "10")]
+    pub oidc_jwks_min_reload_secs: String,
 }
 
 /// Log output format.

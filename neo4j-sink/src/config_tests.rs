@@ -172,4 +172,28 @@ fn oidc_settings_hang_together() {
     .expect("valid");
     let oidc = s.oidc.expect("on");
     assert_eq!(oidc.allowed_subjects.expect("list").len(), 2);
+    assert_eq!(oidc.min_reload, Duration::from_secs(10), "the default");
+    let on = [
+        "--oidc-audience",
+        "sink",
+        "--oidc-issuer",
+        "https://i",
+        "--oidc-jwks-file",
+        "/j.json",
+    ];
+    let with = |v: &str| {
+        let flag = format!("--oidc-jwks-min-reload-secs={v}");
+        let mut args = on.to_vec();
+        args.push(&flag);
+        parse(&args).validate()
+    };
+    assert_eq!(
+        with("1").expect("valid").oidc.expect("on").min_reload,
+        Duration::from_secs(1)
+    );
+    for bad in ["0", "3601", "-1", "ten", ""] {
+        let e = with(bad).expect_err(bad);
+        assert_eq!(e.env, "OIDC_JWKS_MIN_RELOAD_SECS", "{bad}");
+        assert!(e.to_string().contains("--oidc-jwks-min-reload-secs"), "{e}");
+    }
 }

@@ -46,6 +46,14 @@ pub struct Metrics {
     pub ready: IntGauge,
     /// `neo4j_sink_context_derived_total{field,from}`.
     pub context_derived: IntCounterVec,
+    /// `neo4j_sink_auth_refused_total{reason}`: refused OIDC tokens (see [`crate::auth::Reason`]).
+    pub auth_refused: IntCounterVec,
+    /// `neo4j_sink_auth_key_reloads_total{outcome}`: OIDC key loads, `loaded` or `failed`.
+    pub auth_key_reloads: IntCounterVec,
+    /// `neo4j_sink_auth_keys`: OIDC signing keys in use.
+    pub auth_keys: IntGauge,
+    /// `neo4j_sink_auth_keys_stale`: 1 while the last OIDC key load failed and older keys (or none) are in use.
+    pub auth_keys_stale: IntGauge,
 }
 
 impl Metrics {
@@ -99,6 +107,28 @@ impl Metrics {
             "neo4j_sink_ready",
             "1 when Neo4j is reachable and the schema is in place",
         )?;
+        let auth_refused = IntCounterVec::new(
+            Opts::new(
+                "neo4j_sink_auth_refused_total",
+                "Event requests refused by the OIDC token check, by reason",
+            ),
+            &["reason"],
+        )?;
+        let auth_key_reloads = IntCounterVec::new(
+            Opts::new(
+                "neo4j_sink_auth_key_reloads_total",
+                "Loads of the OIDC keys (start, refresh, unknown key id), by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let auth_keys = IntGauge::new(
+            "neo4j_sink_auth_keys",
+            "OIDC signing keys (RS256, ES256) in use",
+        )?;
+        let auth_keys_stale = IntGauge::new(
+            "neo4j_sink_auth_keys_stale",
+            "1 while the last load of the OIDC keys failed and the keys of an earlier load (or none) are in use",
+        )?;
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(write_duration.clone()))?;
@@ -118,6 +148,16 @@ impl Metrics {
         registry.register(Box::new(context_derived.clone()))?;
         for d in crate::context::ALL {
             context_derived.with_label_values(&[d.field, d.from]);
+        }
+        registry.register(Box::new(auth_refused.clone()))?;
+        registry.register(Box::new(auth_key_reloads.clone()))?;
+        registry.register(Box::new(auth_keys.clone()))?;
+        registry.register(Box::new(auth_keys_stale.clone()))?;
+        for reason in crate::auth::Reason::ALL {
+            auth_refused.with_label_values(&[reason.label()]);
+        }
+        for o in ["loaded", "failed"] {
+            auth_key_reloads.with_label_values(&[o]);
         }
         for o in outcome::ALL {
             events.with_label_values(&[o]);
@@ -142,6 +182,10 @@ impl Metrics {
             requests,
             ready,
             context_derived,
+            auth_refused,
+            auth_key_reloads,
+            auth_keys,
+            auth_keys_stale,
         })
     }
 
@@ -195,6 +239,16 @@ mod tests {
             text.contains("# TYPE neo4j_sink_write_duration_seconds histogram"),
             "{text}"
         );
+        assert!(
+            text.contains("neo4j_sink_auth_refused_total{reason=\"unknown_key\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("neo4j_sink_auth_key_reloads_total{outcome=\"failed\"} 0"),
+            "{text}"
+        );
+        assert!(text.contains("neo4j_sink_auth_keys_stale 0"), "{text}");
+        assert!(text.contains("neo4j_sink_auth_keys 0"), "{text}");
         m.count_derived(crate::context::Derived {
             field: "project",
             from: "tenant_extension",

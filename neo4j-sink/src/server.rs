@@ -6,7 +6,7 @@
 //! readiness, content type, size, decoding, queue room) and answers only
 //! after every accepted event of the request has been committed.
 
-use crate::auth::{AuthError, Verifier};
+use crate::auth::{Reason, Verifier};
 use crate::batcher::{Batcher, Outcome, SubmitError};
 use crate::decode::{content_mode, decode, Mode};
 use crate::event::{EventRules, SinkEvent};
@@ -137,11 +137,20 @@ async fn handle(
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        verifier.verify(authorization).await.map_err(|e| match e {
-            AuthError::Unauthorized(m) => Problem::unauthorized(m),
-            AuthError::Forbidden(m) => Problem::forbidden(m),
-            AuthError::KeysUnavailable(m) => {
-                Problem::unavailable("auth_unavailable", m, state.limits.retry_after_unavailable)
+        verifier.verify(authorization).await.map_err(|e| {
+            // Knative retries 503 and never 401/403: a key not loaded yet is 503.
+            let retry_after = e
+                .retry_after
+                .unwrap_or(state.limits.retry_after_unavailable);
+            match e.reason {
+                Reason::Subject => Problem::forbidden(e.detail),
+                Reason::UnknownKey => {
+                    Problem::unavailable("auth_unknown_key", e.detail, retry_after)
+                }
+                Reason::KeysUnavailable => {
+                    Problem::unavailable("auth_unavailable", e.detail, retry_after)
+                }
+                _ => Problem::unauthorized(e.detail),
             }
         })?;
     }

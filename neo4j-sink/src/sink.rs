@@ -63,7 +63,7 @@ impl Sink {
         let mut background = Vec::new();
         let verifier = match &settings.oidc {
             Some(oidc) => {
-                let v = Verifier::new(oidc.clone())
+                let v = Verifier::new(oidc.clone(), metrics.clone())
                     .await
                     .map_err(StartError::Config)?;
                 background.push(v.spawn_refresh());

@@ -343,6 +343,13 @@ impl RawArgs {
                 86_400,
                 "300",
             )?,
+            min_reload: secs(
+                "OIDC_JWKS_MIN_RELOAD_SECS",
+                &self.oidc_jwks_min_reload_secs,
+                1,
+                3600,
+                "10",
+            )?,
         }))
     }
 }

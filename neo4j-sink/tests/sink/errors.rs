@@ -83,11 +83,17 @@ fn cases(sink: &TestSink, run: &str) -> Vec<Case> {
             request: structured(&no_id),
         },
         Case {
-            name: "malformed percent-encoding in ce-subject",
+            name: "Latin-1 bytes in ce-subject",
             status: 400,
             error: "invalid_attribute",
             trace_id: tid("percent"),
-            request: sink.binary(&ev("percent")).header("ce-subject", "100%"),
+            // A literal `100%` is taken as it is (a sender that did not encode); bytes that are no
+            // UTF-8 at all (Latin-1) cannot be read as text either way.
+            request: sink.binary(&ev("percent")).header(
+                "ce-subject",
+                reqwest::header::HeaderValue::from_bytes(b"caf\xe9")
+                    .expect("obs-text is a header value"),
+            ),
         },
         Case {
             name: "body over 1 MiB",
