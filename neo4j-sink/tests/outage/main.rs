@@ -251,8 +251,17 @@ async fn neo4j_stopped_and_crashed_mid_stream_gives_503_and_loses_nothing_acknow
         })
         .collect();
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let before_outage = log.lock().expect("lock").acked.len();
+    // Waits for acknowledgements rather than a fixed time: a freshly started Neo4j on a busy machine
+    // can take many seconds before its first commit, and the outage must begin with traffic flowing.
+    let acked = |log: &Arc<Mutex<Log>>| log.lock().expect("lock").acked.len();
+    let wait_acked = |log: Arc<Mutex<Log>>, at_least: usize| async move {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while log.lock().expect("lock").acked.len() < at_least && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    wait_acked(Arc::clone(&log), 20).await;
+    let before_outage = acked(&log);
     // (from, until): when Neo4j was surely down, the first stopped, the second crashed.
     let mut down = Vec::new();
     for crash in [false, true] {
@@ -267,10 +276,11 @@ async fn neo4j_stopped_and_crashed_mid_stream_gives_503_and_loses_nothing_acknow
         down.push((from, Instant::now()));
         neo4j.run("start").await;
         wait_ready(&sink.base, true, Duration::from_secs(60)).await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = acked(&log);
+        wait_acked(Arc::clone(&log), now + 10).await;
     }
-    let recovered = log.lock().expect("lock").acked.len();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let recovered = acked(&log);
+    wait_acked(Arc::clone(&log), recovered + 10).await;
     stop.store(true, Ordering::Relaxed);
     for s in senders {
         s.await.expect("sender");
