@@ -1,0 +1,5 @@
+module github.com/cloudtrace-exporter/tools/otc-sdk-conformance
+
+go 1.23.0
+
+require github.com/opentelekomcloud/gophertelekomcloud v0.9.1 // indirect
