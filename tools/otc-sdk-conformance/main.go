@@ -30,7 +30,7 @@ import (
 
 type config struct {
 	base, domain, project, user, password, ak, sk, mode string
-	pageSizes                                        []int
+	pageSizes                                           []int
 }
 
 var failures []string
