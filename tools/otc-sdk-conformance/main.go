@@ -53,11 +53,42 @@ type recorder struct {
 
 type seenRequest struct {
 	method, path, projectHeader, domainHeader, authorization, token string
+	recorded                                                        recordedRequest
+}
+
+// recordedRequest is one request as -record writes it: everything but the
+// credentials (Authorization, X-Auth-Token) and the signing time, plus the
+// header names the SDK signed, so a test can replay it with a fresh signature.
+type recordedRequest struct {
+	Method        string      `json:"method"`
+	Path          string      `json:"path"`
+	RawQuery      string      `json:"raw_query"`
+	Headers       [][2]string `json:"headers"`
+	SignedHeaders string      `json:"signed_headers,omitempty"`
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	rr := recordedRequest{Method: req.Method, Path: req.URL.EscapedPath(), RawQuery: req.URL.RawQuery}
+	names := make([]string, 0, len(req.Header))
+	for k := range req.Header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		switch strings.ToLower(k) {
+		case "authorization", "x-auth-token", "x-sdk-date":
+			continue
+		}
+		for _, v := range req.Header.Values(k) {
+			rr.Headers = append(rr.Headers, [2]string{k, v})
+		}
+	}
+	if a := req.Header.Get("Authorization"); strings.Contains(a, "SignedHeaders=") {
+		rr.SignedHeaders = strings.SplitN(strings.SplitN(a, "SignedHeaders=", 2)[1], ",", 2)[0]
+	}
 	r.mu.Lock()
 	r.seen = append(r.seen, seenRequest{
+		recorded:      rr,
 		method:        req.Method,
 		path:          req.URL.Path,
 		projectHeader: req.Header.Get("X-Project-Id"),
@@ -252,6 +283,7 @@ func main() {
 	flag.StringVar(&cfg.user, "user", "", "IAM user name (password mode)")
 	flag.StringVar(&cfg.mode, "mode", "password", "password or aksk")
 	flag.StringVar(&sizes, "page-sizes", "200,37", "page sizes to walk with, comma-separated")
+	record := flag.String("record", "", "write every request the SDK sent (without credentials) as JSON to this file")
 	flag.Parse()
 	// Secrets come from the environment, never from argv.
 	cfg.password = os.Getenv("OTC_SDK_CONFORMANCE_PASSWORD")
@@ -270,7 +302,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: otc-sdk-conformance -base URL -domain NAME -project NAME [-mode password -user NAME | -mode aksk]; secrets in OTC_SDK_CONFORMANCE_PASSWORD / _AK / _SK")
 		os.Exit(2)
 	}
-	run(cfg)
+	rec := &recorder{next: http.DefaultTransport}
+	run(cfg, rec)
+	if *record != "" {
+		var all []recordedRequest
+		for _, r := range rec.seen {
+			all = append(all, r.recorded)
+		}
+		data, err := json.MarshalIndent(map[string]any{
+			"about":    "Requests the official OTC Go SDK (gophertelekomcloud v0.9.1) sent to cts-emulator in -mode " + cfg.mode + ", recorded by tools/otc-sdk-conformance -record; credentials and X-Sdk-Date left out.",
+			"requests": all,
+		}, "", " ")
+		if err == nil {
+			err = os.WriteFile(*record, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			fail("-record %s: %v", *record, err)
+		}
+	}
 	if len(failures) > 0 {
 		fmt.Printf("%d check(s) failed (mode %s)\n", len(failures), cfg.mode)
 		os.Exit(1)
@@ -278,8 +327,7 @@ func main() {
 	fmt.Printf("all checks passed (mode %s)\n", cfg.mode)
 }
 
-func run(cfg config) {
-	rec := &recorder{next: http.DefaultTransport}
+func run(cfg config, rec *recorder) {
 	provider, err := login(cfg, rec)
 	if err != nil {
 		fail("%s login: %v", cfg.mode, err)

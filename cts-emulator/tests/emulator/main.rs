@@ -7,5 +7,6 @@ mod binary;
 mod common;
 mod feed;
 mod iam;
+mod otc_sdk;
 mod paging;
 mod queries;
