@@ -338,6 +338,7 @@ pub(crate) async fn list_auth_domains(
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "name")
             .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
     });
     let domains: Vec<Value> = if name.as_deref().is_none_or(|n| n == s.domain.name) {
         vec![json!({

@@ -10,3 +10,4 @@ mod iam;
 mod otc_sdk;
 mod paging;
 mod queries;
+mod sdk_facts;
