@@ -460,7 +460,8 @@ async fn quirk_shaped_sdk_requests_are_answered_200() {
     let emu = start(recorded_config()).await;
     let pid = emu.projects()[0].id.clone();
     let host = vec![("Host".to_owned(), String::new())];
-    let cases: Vec<(&str, String, String, Vec<(String, String)>)> = vec![
+    type Case = (&'static str, String, String, Vec<(String, String)>);
+    let cases: Vec<Case> = vec![
         (
             "V7 repeated query key",
             format!("/v3/{pid}/traces"),
