@@ -107,9 +107,10 @@ pub enum Shape {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum V2StatusField {
     /// `trace_rating`, as the current OTC v2.0 documentation says.
-    #[default]
     TraceRating,
-    /// `trace_status`, as the 2022 documentation and gophertelekomcloud say.
+    /// `trace_status`, as the 2022 documentation and the official OTC SDK
+    /// (gophertelekomcloud, which reads no other name) say. The default.
+    #[default]
     TraceStatus,
 }
 
@@ -174,7 +175,7 @@ impl Default for EmulatorConfig {
             max_ingestion_delay: Duration::from_secs(0),
             faults: Faults::default(),
             shape: Shape::Real,
-            v2_status_field: V2StatusField::TraceRating,
+            v2_status_field: V2StatusField::TraceStatus,
             credentials: Credentials::default(),
             token_ttl: Duration::from_secs(86_400),
             marker_on_last_page: false,

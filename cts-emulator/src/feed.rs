@@ -15,7 +15,7 @@ use crate::generator::{Generator, TenantSpec, TraceRecord};
 use crate::ids::sub_seed;
 use crate::render::trace_json;
 use crate::store::ProjectStore;
-use crate::{EmulatorConfig, V2StatusField};
+use crate::EmulatorConfig;
 
 /// A generated trace waiting for its visibility time.
 #[derive(Debug)]
@@ -53,7 +53,6 @@ pub(crate) struct Feed {
     rate_per_ms: f64,
     next_live_ms: f64,
     shape: crate::Shape,
-    v2_field: V2StatusField,
 }
 
 impl Feed {
@@ -72,7 +71,6 @@ impl Feed {
             rate_per_ms: cfg.live_rate_per_sec / 1000.0,
             next_live_ms: now_ms as f64,
             shape: cfg.shape,
-            v2_field: cfg.v2_status_field,
         };
         let span_ms = cfg.history_span.as_millis() as i64;
         let mut times: Vec<i64> = (0..cfg.history_count)
@@ -144,18 +142,15 @@ impl Feed {
             let rt = p.visible_at.max(last.saturating_add(1));
             last = rt;
             let json = Bytes::from(trace_json(&p.rec, self.shape, "trace_rating", rt).to_string());
-            let json_v2 = (self.v2_field == V2StatusField::TraceStatus).then(|| {
-                Bytes::from(trace_json(&p.rec, self.shape, "trace_status", rt).to_string())
-            });
-            rendered.push((p.rec, rt, json, json_v2));
+            rendered.push((p.rec, rt, json));
         }
         let n = rendered.len();
         let mut s = match store.write() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
-        for (rec, rt, json, json_v2) in rendered {
-            s.push(&rec, rt, json, json_v2);
+        for (rec, rt, json) in rendered {
+            s.push(&rec, rt, json);
         }
         n
     }

@@ -110,7 +110,7 @@ struct Args {
         long,
         env = "CTS_EMULATOR_V2_STATUS_FIELD",
         value_enum,
-        default_value = "trace-rating"
+        default_value = "trace-status"
     )]
     v2_status_field: StatusFieldArg,
     /// Accepted IAM user name.

@@ -28,8 +28,24 @@ pub(crate) struct StoredTrace {
     pub rating: Rating,
     /// JSON with `trace_rating` (v1, v3, and v2 when it uses that name too).
     pub json: Bytes,
-    /// JSON with `trace_status`, only when v2 is configured to use it.
-    pub json_v2: Option<Bytes>,
+    /// Byte offset of the `trace_rating` key in `json`, if it has one: v2
+    /// answers with `trace_status` rename it there (same length) instead of
+    /// keeping a second copy of every trace.
+    pub status_key_at: Option<usize>,
+}
+
+/// The status key as stored, and its v2 name; both 12 bytes long.
+const RATING_KEY: &[u8] = b"\"trace_rating\":";
+const STATUS_KEY: &[u8] = b"\"trace_status\":";
+
+/// Where the top-level `"trace_rating":` key starts in a trace's JSON. A
+/// `"` inside a JSON string is always escaped, so `,"trace_rating":` (or the
+/// same after `{`) preceded by no backslash can only be the object's key;
+/// the renderer writes it third, so the search ends early.
+fn status_key_offset(json: &[u8]) -> Option<usize> {
+    json.windows(RATING_KEY.len() + 1)
+        .position(|w| (w[0] == b',' || w[0] == b'{') && &w[1..] == RATING_KEY)
+        .map(|i| i + 1)
 }
 
 /// Filters of §1.2; `None` means "any".
@@ -110,13 +126,7 @@ impl ProjectStore {
 
     /// Appends a trace whose JSON was rendered with `record_time`, which must
     /// come from [`ProjectStore::next_record_time`].
-    pub fn push(
-        &mut self,
-        rec: &TraceRecord,
-        record_time: i64,
-        json: Bytes,
-        json_v2: Option<Bytes>,
-    ) {
+    pub fn push(&mut self, rec: &TraceRecord, record_time: i64, json: Bytes) {
         debug_assert!(self.traces.is_empty() || record_time > self.last_record_time);
         self.last_record_time = record_time;
         self.max_lag = self.max_lag.max(record_time - rec.time);
@@ -133,8 +143,8 @@ impl ProjectStore {
             resource_name: rec.resource_name.as_str().into(),
             user: rec.user.as_ref().map(|u| u.name.as_str().into()),
             rating: rec.rating,
+            status_key_at: status_key_offset(&json),
             json,
-            json_v2,
         });
     }
 
@@ -154,7 +164,7 @@ impl ProjectStore {
     }
 
     /// One page, newest record time first.
-    pub fn page(&self, q: &PageQuery, v2: bool) -> Page {
+    pub fn page(&self, q: &PageQuery, status_as_trace_status: bool) -> Page {
         // record_time >= time > from, and record_time <= time + max_lag < to + max_lag.
         let lo = self.traces.partition_point(|t| t.record_time <= q.from);
         let mut hi = self
@@ -173,15 +183,20 @@ impl ProjectStore {
                 more = true;
                 break;
             }
-            items.push((t.trace_id.clone(), Self::bytes(t, v2)));
+            items.push((t.trace_id.clone(), Self::bytes(t, status_as_trace_status)));
         }
         Page { items, more }
     }
 
-    /// The JSON of a trace for the given API version family.
-    pub fn bytes(t: &StoredTrace, v2: bool) -> Bytes {
-        match (&t.json_v2, v2) {
-            (Some(b), true) => b.clone(),
+    /// The JSON of a trace, with the status key named `trace_status` when
+    /// `status_as_trace_status` (v2 in its default naming), else as stored.
+    pub fn bytes(t: &StoredTrace, status_as_trace_status: bool) -> Bytes {
+        match (t.status_key_at, status_as_trace_status) {
+            (Some(at), true) => {
+                let mut v = t.json.to_vec();
+                v[at..at + STATUS_KEY.len()].copy_from_slice(STATUS_KEY);
+                Bytes::from(v)
+            }
             _ => t.json.clone(),
         }
     }

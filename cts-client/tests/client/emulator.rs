@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cts_client::{
     ApiVersion, CtsClient, CtsClientBuilder, RetryConfig, Trace, TraceQuery, TraceRating,
 };
-use cts_emulator::{Emulator, EmulatorConfig, Faults};
+use cts_emulator::{Emulator, EmulatorConfig, Faults, V2StatusField};
 use futures::TryStreamExt;
 use otc_auth::{AuthProvider, CloudConfig, Credentials, DomainRef, UserRef};
 
@@ -144,6 +144,49 @@ async fn server_side_filters_match_filtering_the_full_pull() {
         assert_eq!(id_set(&got), want, "trace_rating=warning on {version}");
     }
     emu.shutdown().await;
+}
+
+/// v2 names the status `trace_status` (the emulator's default, what the
+/// OTC SDK reads) or `trace_rating` (the current v2 page): the client reads
+/// either into `trace_rating`, equal to what v3 says for the same trace.
+#[tokio::test]
+async fn the_v2_status_is_read_under_either_field_name() {
+    for field in [V2StatusField::TraceStatus, V2StatusField::TraceRating] {
+        let emu = start(EmulatorConfig {
+            history_count: 300,
+            v2_status_field: field,
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let pull_version = |version| {
+            let emu = &emu;
+            async move {
+                let client = builder(emu, false)
+                    .await
+                    .api_version(version)
+                    .build()
+                    .expect("client");
+                pull(&client, everything()).await
+            }
+        };
+        let v2 = pull_version(ApiVersion::V2).await;
+        let v3 = pull_version(ApiVersion::V3).await;
+        assert_eq!(v2.len(), 300);
+        let rating_of = |traces: &[Trace]| {
+            traces
+                .iter()
+                .map(|t| (t.trace_id.clone().expect("id"), t.trace_rating.clone()))
+                .collect::<std::collections::HashMap<_, _>>()
+        };
+        let (r2, r3) = (rating_of(&v2), rating_of(&v3));
+        assert!(
+            r2.values().all(Option::is_some),
+            "{field:?}: every v2 trace has a status"
+        );
+        assert_eq!(r2, r3, "{field:?}: v2 status equals v3 trace_rating");
+        assert!(r2.values().any(|r| *r == Some(TraceRating::Warning)));
+        emu.shutdown().await;
+    }
 }
 
 #[tokio::test]

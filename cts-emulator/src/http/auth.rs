@@ -15,8 +15,13 @@ use crate::state::{lock, now_ms, Shared};
 pub(crate) enum Principal {
     /// A token, scoped to a project or not.
     Token { project_id: Option<String> },
-    /// A signed request; `X-Project-Id` if the client sent one.
-    AkSk { project_header: Option<String> },
+    /// A signed request; `X-Project-Id` and `X-Domain-Id` if the client
+    /// sent them (the OTC SDK sends `X-Domain-Id` instead of `X-Project-Id`
+    /// once it has looked the domain up by name).
+    AkSk {
+        project_header: Option<String>,
+        domain_header: Option<String>,
+    },
 }
 
 /// Why authentication failed.
@@ -89,11 +94,16 @@ pub(crate) fn authenticate(
         let creds = &shared.cfg.credentials;
         let secret_for = |ak: &str| (ak == creds.ak).then(|| creds.sk.expose().to_owned());
         aksk::verify(&req, secret_for, Utc::now()).map_err(AuthError::Signature)?;
-        let project_header = headers
-            .get("x-project-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        return Ok(Principal::AkSk { project_header });
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        return Ok(Principal::AkSk {
+            project_header: header("x-project-id"),
+            domain_header: header("x-domain-id"),
+        });
     }
     let token = headers
         .get("x-auth-token")
@@ -131,7 +141,18 @@ pub(crate) fn check_project(
         Principal::Token {
             project_id: Some(p),
         } => Some(p),
-        Principal::AkSk { project_header } => project_header.as_ref(),
+        Principal::AkSk {
+            project_header,
+            domain_header,
+        } => {
+            if let Some(d) = domain_header.as_ref().filter(|d| **d != shared.domain.id) {
+                return Err(forbidden(format!(
+                    "X-Domain-Id {d} is not the id of this domain ({})",
+                    shared.domain.id
+                )));
+            }
+            project_header.as_ref()
+        }
     };
     if let Some(p) = scoped {
         if p != pid {

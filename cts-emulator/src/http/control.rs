@@ -1,5 +1,4 @@
-//! Routes outside the OTC API: ground truth for tests under `/_emulator/`,
-//! and the CTS API version list at `/`.
+//! Routes outside the OTC API: ground truth for tests under `/_emulator/`.
 
 use std::sync::Arc;
 
@@ -58,13 +57,4 @@ pub(crate) async fn truth(State(s): St, uri: Uri) -> Response {
         "trace_ids": ids,
     });
     json_response(StatusCode::OK, body.to_string())
-}
-
-/// `GET /`: the CTS API version list (cts-api.md §1.1).
-pub(crate) async fn versions(State(s): St) -> Response {
-    let v = |id: &str, status: &str| json!({"id": id, "links": {"href": format!("{}/{id}/", s.base), "rel": "self"}, "min_version": "", "status": status, "updated": "2018-09-30T00:00:00Z", "version": ""});
-    json_response(
-        StatusCode::OK,
-        json!({"versions": [v("v1.0", "CURRENT"), v("v2.0", "SUPPORTED")]}).to_string(),
-    )
 }

@@ -16,6 +16,7 @@ use crate::faults::Fault;
 use crate::ids::hex_id;
 use crate::state::{now_ms, ProjectState, Shared};
 use crate::store::ProjectStore;
+use crate::V2StatusField;
 
 type St = State<Arc<Shared>>;
 
@@ -135,34 +136,47 @@ async fn list(
         Ok(g) => g,
         Err(p) => p.into_inner(),
     };
-    let v2 = version == ApiVersion::V2;
+    let status_as_trace_status =
+        version == ApiVersion::V2 && s.cfg.v2_status_field == V2StatusField::TraceStatus;
+    // `next` narrows every query, a `trace_id` query too: with a marker on
+    // the last page, following it must end (an empty page), not repeat.
+    if let Some(next) = &req.next {
+        match store.get(next) {
+            Some(t) => req.page.before_record_time = Some(t.record_time),
+            None => {
+                return cts_error(
+                    StatusCode::BAD_REQUEST,
+                    "CTS.0300",
+                    format!("Query failed. `next` must be the marker (a trace_id) of a previous page of this project; `{next}` is unknown."),
+                )
+            }
+        }
+    }
     let (items, more) = if req.data_traces {
         (Vec::new(), false)
     } else if let Some(id) = &req.trace_id {
         // "If trace_id is specified, other query criteria will not take effect."
         let hit = store
             .get(id)
-            .filter(|t| t.time >= now - super::query::RETENTION_MS);
+            .filter(|t| t.time >= now - super::query::RETENTION_MS)
+            .filter(|t| {
+                req.page
+                    .before_record_time
+                    .is_none_or(|before| t.record_time < before)
+            });
         (
-            hit.map(|t| (t.trace_id.clone(), ProjectStore::bytes(t, v2)))
-                .into_iter()
-                .collect(),
+            hit.map(|t| {
+                (
+                    t.trace_id.clone(),
+                    ProjectStore::bytes(t, status_as_trace_status),
+                )
+            })
+            .into_iter()
+            .collect(),
             false,
         )
     } else {
-        if let Some(next) = &req.next {
-            match store.get(next) {
-                Some(t) => req.page.before_record_time = Some(t.record_time),
-                None => {
-                    return cts_error(
-                        StatusCode::BAD_REQUEST,
-                        "CTS.0300",
-                        format!("Query failed. `next` must be the marker (a trace_id) of a previous page of this project; `{next}` is unknown."),
-                    )
-                }
-            }
-        }
-        let page = store.page(&req.page, v2);
+        let page = store.page(&req.page, status_as_trace_status);
         (page.items, page.more)
     };
     drop(store);

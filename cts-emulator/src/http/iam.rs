@@ -239,11 +239,26 @@ pub(crate) async fn get_catalog(
             Principal::Token { project_id } => project_id,
             Principal::AkSk {
                 project_header: Some(p),
+                ..
             } => Some(p),
             Principal::AkSk {
                 project_header: None,
+                domain_header: Some(d),
+            } if d == s.domain.id => None,
+            Principal::AkSk {
+                project_header: None,
+                domain_header: Some(d),
+            } => {
+                return unauthorized(format!(
+                    "X-Domain-Id {d} is not the id of this domain ({}).",
+                    s.domain.id
+                ))
+            }
+            Principal::AkSk {
+                project_header: None,
+                domain_header: None,
             } => return bad_request(
-                "AK/SK requests for the catalog need the X-Project-Id header naming the project.",
+                "AK/SK requests for the catalog need the X-Project-Id header naming the project (or X-Domain-Id for the domain's catalog).",
             ),
         };
     let project = match project_id.as_deref().map(|id| s.project(id)) {
@@ -307,15 +322,68 @@ pub(crate) async fn list_projects(
     json_response(StatusCode::OK, body.to_string())
 }
 
-/// `GET /v3`: the Keystone version document (no authentication), for
-/// clients that discover the identity version from `auth_url`.
-pub(crate) async fn version(State(s): St) -> Response {
-    let body = json!({"version": {
+/// `GET /v3/auth/domains[?name=...]`: the domains the caller may scope to
+/// (the single emulated domain), filtered by name as the OTC SDK's AK/SK
+/// login asks before it sends `X-Domain-Id`.
+pub(crate) async fn list_auth_domains(
+    State(s): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authenticate(&s, &method, &uri, &headers, b"") {
+        return e.to_keystone();
+    }
+    let name = uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    });
+    let domains: Vec<Value> = if name.as_deref().is_none_or(|n| n == s.domain.name) {
+        vec![json!({
+            "id": s.domain.id,
+            "name": s.domain.name,
+            "enabled": true,
+            "description": "",
+            "links": {"self": format!("{}/v3/domains/{}", s.base, s.domain.id)},
+        })]
+    } else {
+        Vec::new()
+    };
+    let self_link = format!(
+        "{}{}",
+        s.base,
+        uri.path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/v3/auth/domains")
+    );
+    let body =
+        json!({"domains": domains, "links": {"self": self_link, "previous": null, "next": null}});
+    json_response(StatusCode::OK, body.to_string())
+}
+
+/// The Keystone description of identity v3, shared by `GET /` and `GET /v3`.
+fn v3_version(s: &Shared) -> Value {
+    json!({
         "id": "v3.6",
         "status": "stable",
         "updated": "2016-04-04T00:00:00Z",
         "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
         "links": [{"href": format!("{}/v3/", s.base), "rel": "self"}],
-    }});
+    })
+}
+
+/// `GET /`: Keystone's version list (no authentication), so that an
+/// `auth_url` without `/v3` is discovered as on OTC's IAM host.
+pub(crate) async fn versions(State(s): St) -> Response {
+    let body = json!({"versions": {"values": [v3_version(&s)]}});
+    json_response(StatusCode::OK, body.to_string())
+}
+
+/// `GET /v3`: the Keystone version document (no authentication), for
+/// clients that discover the identity version from `auth_url`.
+pub(crate) async fn version(State(s): St) -> Response {
+    let body = json!({ "version": v3_version(&s) });
     json_response(StatusCode::OK, body.to_string())
 }

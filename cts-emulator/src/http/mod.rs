@@ -23,11 +23,12 @@ use crate::state::Shared;
 /// The complete router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/", get(control::versions))
+        .route("/", get(iam::versions))
         .route("/v3", get(iam::version))
         .route("/v3/", get(iam::version))
         .route("/v3/auth/tokens", post(iam::issue_token))
         .route("/v3/auth/catalog", get(iam::get_catalog))
+        .route("/v3/auth/domains", get(iam::list_auth_domains))
         .route("/v3/projects", get(iam::list_projects))
         .route("/v1.0/{pid}/{tracker}/trace", get(cts::list_v1))
         .route("/v2.0/{pid}/{tracker}/trace", get(cts::list_v2))

@@ -14,7 +14,7 @@ fn store(n: usize, lag: impl Fn(usize) -> i64) -> (ProjectStore, Vec<TraceRecord
     order.sort_by_key(|&i| recs[i].time + lag(i));
     for i in order {
         let rt = s.next_record_time(recs[i].time + lag(i));
-        s.push(&recs[i], rt, Bytes::from(recs[i].trace_id.clone()), None);
+        s.push(&recs[i], rt, Bytes::from(recs[i].trace_id.clone()));
     }
     recs.sort_by_key(|r| s.get(&r.trace_id).map(|t| t.record_time));
     (s, recs)
@@ -130,18 +130,25 @@ fn filters_select_matching_traces_only() {
 }
 
 #[test]
-fn v2_bytes_are_used_only_when_present() {
+fn v2_renames_only_the_status_key() {
     let mut g = Generator::new(1, TenantSpec::new("OTC1", "eu-de_s", 3));
     let r = g.next_record(10);
+    // A string value that mentions the key must stay as it is.
+    let json = r#"{"trace_id":"a","trace_name":"x\",\"trace_rating\":","trace_rating":"normal","request":"{\"trace_rating\":1}"}"#;
     let mut s = ProjectStore::default();
-    s.push(
-        &r,
-        10,
-        Bytes::from_static(b"v13"),
-        Some(Bytes::from_static(b"v2")),
+    s.push(&r, 10, Bytes::from_static(json.as_bytes()));
+    let v2 = s.page(&q(0, 100, 10), true);
+    assert_eq!(
+        std::str::from_utf8(&v2.items[0].1).expect("utf-8"),
+        json.replace(r#","trace_rating":"normal""#, r#","trace_status":"normal""#)
     );
-    let p = s.page(&q(0, 100, 10), true);
-    assert_eq!(&p.items[0].1[..], b"v2");
-    let p = s.page(&q(0, 100, 10), false);
-    assert_eq!(&p.items[0].1[..], b"v13");
+    let v13 = s.page(&q(0, 100, 10), false);
+    assert_eq!(&v13.items[0].1[..], json.as_bytes());
+    // Without the key (no status rendered), nothing is changed.
+    let mut s = ProjectStore::default();
+    s.push(&r, 10, Bytes::from_static(b"{\"trace_id\":\"a\"}"));
+    assert_eq!(
+        &s.page(&q(0, 100, 10), true).items[0].1[..],
+        b"{\"trace_id\":\"a\"}"
+    );
 }

@@ -188,6 +188,7 @@ pub fn signed_headers(
     for (k, v) in extra {
         let k: &'static str = match k.to_ascii_lowercase().as_str() {
             "x-project-id" => "X-Project-Id",
+            "x-domain-id" => "X-Domain-Id",
             "content-type" => "Content-Type",
             other => panic!("add {other} to the header table"),
         };

@@ -7,5 +7,7 @@ mod binary;
 mod common;
 mod feed;
 mod iam;
+mod otc_sdk;
 mod paging;
 mod queries;
+mod sdk_facts;
