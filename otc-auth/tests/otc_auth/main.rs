@@ -8,3 +8,4 @@ mod config_rules;
 mod parse_errors;
 mod password;
 mod secrets;
+mod signing_form;
