@@ -166,6 +166,33 @@ fn canonical_uri(raw_path: &str) -> String {
     uri
 }
 
+/// Canonical URIs a client may have signed: the whole path decoded and
+/// re-encoded with `/` kept (the OTC SDK, which encodes `URL.Path`), and
+/// each segment decoded and re-encoded on its own (the signing guide). They
+/// differ only for an encoded `/` (`%2F`) inside a segment.
+fn canonical_uris(raw_path: &str) -> Vec<String> {
+    let sdk = canonical_uri(raw_path);
+    let mut guide = raw_path
+        .split('/')
+        .map(|seg| {
+            let raw: Vec<u8> = percent_decode_str(seg).collect();
+            encode(&raw, false)
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    if !guide.starts_with('/') {
+        guide.insert(0, '/');
+    }
+    if !guide.ends_with('/') {
+        guide.push('/');
+    }
+    if guide == sdk {
+        vec![sdk]
+    } else {
+        vec![sdk, guide]
+    }
+}
+
 fn join_pairs(ps: &[(String, String)]) -> String {
     ps.iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -448,16 +475,18 @@ pub(crate) fn verify(
             query_and_hash.push((String::new(), sha256_hex(q.as_bytes())));
         }
     }
-    let uri = canonical_uri(req.path);
+    let uris = canonical_uris(req.path);
     let signed_list = auth.signed_headers.join(";");
     for headers in canonical_headers(&auth.signed_headers, req.headers, req.authority)? {
-        for (query, hash) in &query_and_hash {
-            let canonical = format!(
-                "{}\n{uri}\n{query}\n{headers}\n{signed_list}\n{hash}",
-                req.method
-            );
-            if signature_for(&canonical, date, auth.scope.as_deref(), &sk) == auth.signature {
-                return Ok(auth.ak);
+        for uri in &uris {
+            for (query, hash) in &query_and_hash {
+                let canonical = format!(
+                    "{}\n{uri}\n{query}\n{headers}\n{signed_list}\n{hash}",
+                    req.method
+                );
+                if signature_for(&canonical, date, auth.scope.as_deref(), &sk) == auth.signature {
+                    return Ok(auth.ak);
+                }
             }
         }
     }

@@ -587,3 +587,42 @@ fn many_signed_headers_do_not_explode_the_candidates() {
         "4x4 SDK blocks; the guide's block (plain = collapsed here) is the unpadded one"
     );
 }
+
+#[test]
+fn an_encoded_slash_in_a_segment_verifies_in_both_readings() {
+    // The OTC SDK signs `/a%2Fb` as `/a/b/` (it encodes the decoded path),
+    // the signing guide as `/a%2Fb/`. Both are accepted, nothing else is.
+    assert_eq!(
+        canonical_uris("/v1/a%2Fb"),
+        vec!["/v1/a/b/".to_owned(), "/v1/a%2Fb/".to_owned()]
+    );
+    assert_eq!(canonical_uris("/v1/a%20b"), vec!["/v1/a%20b/".to_owned()]);
+    let date = "20240101T120000Z";
+    for uri in ["/v1/a/b/", "/v1/a%2Fb/"] {
+        let canonical = format!(
+            "GET\n{uri}\n\nhost:h.example.com\nx-sdk-date:{date}\n\nhost;x-sdk-date\n{}",
+            sha256_hex(b"")
+        );
+        let sig = signature_for(&canonical, date, None, SK);
+        let h = headers(&[
+            ("host", "h.example.com"),
+            ("x-sdk-date", date),
+            (
+                "authorization",
+                &format!(
+                    "SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date, Signature={sig}"
+                ),
+            ),
+        ]);
+        assert_eq!(
+            check("GET", "/v1/a%2Fb", None, &h, b"", date),
+            Ok(AK.to_owned()),
+            "{uri}"
+        );
+        assert_eq!(
+            check("GET", "/v1/a%2Fc", None, &h, b"", date),
+            Err(AkskError::Mismatch),
+            "{uri}"
+        );
+    }
+}
