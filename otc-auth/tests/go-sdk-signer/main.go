@@ -55,6 +55,10 @@ func main() {
 	}
 	r := rand.New(rand.NewSource(14))
 	enc := json.NewEncoder(os.Stdout)
+	if len(os.Args) > 2 && os.Args[2] == "quirks" {
+		quirks(r, n, enc)
+		return
+	}
 	for i := 0; i < n; i++ {
 		// Path: segments of hostile text, escaped as a client would send them.
 		var segs []string
@@ -122,6 +126,65 @@ func main() {
 			URL:           req.URL.String(),
 			Headers:       headers,
 			Body:          string(body),
+			Date:          req.Header.Get("X-Sdk-Date"),
+			AK:            ak,
+			SK:            strings.TrimSpace(sk),
+			Authorization: req.Header.Get("Authorization"),
+		}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// quirks prints n requests of the shapes where the SDK's canonicalization differs from the signing
+// guide (otc-sdk-facts.md #4): repeated and mixed-case query keys, padded and repeated headers, POST
+// without body but with a query, an encoded "/" in a path segment. cts-emulator's verifier must
+// accept every one of them (cts-emulator/src/aksk/tests.rs).
+func quirks(r *rand.Rand, n int, enc *json.Encoder) {
+	for i := 0; i < n; i++ {
+		path := "/v3/" + url.PathEscape(text(r, 8)) + "/traces"
+		if i%5 == 4 {
+			path = "/v1/" + url.PathEscape("a/"+text(r, 4)) + "/x"
+		}
+		var parts []string
+		// No two keys equal but for case: the SDK orders those by Go map iteration, at random.
+		keys := []string{"multi", "Zeta", "alpha", "Beta", "limit"}
+		for k := 0; k < r.Intn(6); k++ {
+			parts = append(parts, url.QueryEscape(keys[r.Intn(len(keys))])+"="+url.QueryEscape(text(r, 8)))
+		}
+		raw := "https://h.example.com" + path
+		if len(parts) > 0 {
+			raw += "?" + strings.Join(parts, "&")
+		}
+		method := "GET"
+		if i%3 == 1 {
+			method = "POST"
+		}
+		req, err := http.NewRequest(method, raw, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "request", i, err)
+			os.Exit(1)
+		}
+		headers := [][]string{}
+		if r.Intn(2) == 0 {
+			v := strings.Repeat(" ", r.Intn(3)) + "a" + strings.Repeat(" ", 1+r.Intn(3)) + "b" + strings.Repeat(" ", r.Intn(3))
+			req.Header.Set("X-Custom", v)
+			headers = append(headers, []string{"X-Custom", v})
+		}
+		if r.Intn(2) == 0 {
+			for _, v := range []string{"one", "two"} {
+				req.Header.Add("X-Repeated", v)
+				headers = append(headers, []string{"X-Repeated", v})
+			}
+		}
+		ak := "AK" + strconv.Itoa(r.Intn(1_000_000))
+		sk := "SK" + text(r, 30) + "end"
+		golangsdk.Sign(req, golangsdk.SignOptions{AccessKey: ak, SecretKey: sk})
+		if err := enc.Encode(signed{
+			Method:        method,
+			URL:           req.URL.String(),
+			Headers:       headers,
 			Date:          req.Header.Get("X-Sdk-Date"),
 			AK:            ak,
 			SK:            strings.TrimSpace(sk),
