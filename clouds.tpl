@@ -32,3 +32,6 @@ clouds:
       auth_url: 'https://iam.eu-de.otc.t-systems.com:443/v3'
     interface: 'public'
     identity_api_version: 3
+    # aksk_signing: sdk                       # signature form: sdk (default, as OTC's own SDK signs) or guide
+                                              # (the signing guide's Access= form); or OS_AKSK_SIGNING.
+                                              # After a signature refusal the other form is tried once.

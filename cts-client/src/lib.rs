@@ -48,7 +48,8 @@
 //!   [`TracePage::undecodable`] with its raw JSON, and the other traces of
 //!   the page are decoded; [`CtsClient::traces`] ends with
 //!   [`Error::UndecodableTrace`] there instead of skipping it.
-//! - A 401 makes the client call [`otc_auth::RequestAuthorizer::invalidate`]
+//! - A 401 makes the client call [`otc_auth::RequestAuthorizer::refused`]
+//!   (a token is dropped; an AK/SK signature switches to the other form once)
 //!   and try once more; a second 401 is [`Error::Unauthorized`].
 //! - 429 (honouring `Retry-After`), 5xx, network errors and timeouts are
 //!   retried per [`RetryConfig`]; other 4xx are not ([`retry::classify`]).

@@ -65,7 +65,10 @@ impl Transport {
     }
 
     /// GET `url` with credentials; on a 401 (or an APIG credential error)
-    /// invalidates the credentials and tries exactly once more.
+    /// reports the refusal to the authorizer ([`RequestAuthorizer::refused`]:
+    /// a token is dropped, an AK/SK signature switches form once) and tries
+    /// exactly once more. An answer that is no credential failure is
+    /// reported as [`RequestAuthorizer::accepted`].
     pub(crate) async fn get(&self, url: &Url) -> Result<Success, Error> {
         let first = self.exchange(url).await?;
         let response = if first.is_auth_failure() {
@@ -73,7 +76,9 @@ impl Transport {
                 status = first.status,
                 "CTS rejected the credentials, re-authenticating once"
             );
-            self.auth.invalidate().await;
+            self.auth
+                .refused(&first.sent, first.status, &first.body)
+                .await;
             let second = self.exchange(url).await?;
             if second.is_auth_failure() {
                 return Err(Error::Unauthorized(second.api_error()));
@@ -82,6 +87,9 @@ impl Transport {
         } else {
             first
         };
+        if response.status < 500 {
+            self.auth.accepted(&response.sent);
+        }
         response.into_result(self.clock.as_ref())
     }
 
@@ -100,6 +108,7 @@ impl Transport {
             .authorize(&Method::GET, url, &mut headers, &[])
             .await
             .map_err(Error::Auth)?;
+        let sent = headers.clone();
         let request = self.http.get(url.clone()).headers(headers);
         let exchange = async {
             let response = request
@@ -122,6 +131,7 @@ impl Transport {
                 .await
                 .map_err(|e| transport_error(url, &e, self.request_timeout))?;
             Ok::<_, Error>(Raw {
+                sent,
                 status,
                 content_type,
                 retry_after,
@@ -139,8 +149,9 @@ impl Transport {
     }
 }
 
-/// A response read to the end.
+/// A response read to the end, with the headers of the request it answers.
 struct Raw {
+    sent: HeaderMap,
     status: u16,
     content_type: Option<String>,
     retry_after: Option<String>,

@@ -4,6 +4,15 @@
 //!
 //! This is the emulator's own canonicalization, written from the spec and
 //! checked against the official vectors; it shares no code with any client.
+//!
+//! Clients canonicalize in one of two ways (otc-sdk-facts.md #4): by the
+//! signing guide (query keys sorted byte-wise, every value of a repeated key,
+//! header values trimmed, repeated headers joined by `,`), or as OTC's Go SDK
+//! does (keys sorted case-insensitively, only the first value of a repeated
+//! key or header, header values with blank runs collapsed but not trimmed, a
+//! POST without body signing an empty query and the query string's hash as
+//! payload hash). The verifier tries both, in either signature form, so SDK
+//! traffic is never refused; a signature that matches none is.
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -157,8 +166,44 @@ fn canonical_uri(raw_path: &str) -> String {
     uri
 }
 
+/// Canonical URIs a client may have signed: the whole path decoded and
+/// re-encoded with `/` kept (the OTC SDK, which encodes `URL.Path`), and
+/// each segment decoded and re-encoded on its own (the signing guide). They
+/// differ only for an encoded `/` (`%2F`) inside a segment.
+fn canonical_uris(raw_path: &str) -> Vec<String> {
+    let sdk = canonical_uri(raw_path);
+    let mut guide = raw_path
+        .split('/')
+        .map(|seg| {
+            let raw: Vec<u8> = percent_decode_str(seg).collect();
+            encode(&raw, false)
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    if !guide.starts_with('/') {
+        guide.insert(0, '/');
+    }
+    if !guide.ends_with('/') {
+        guide.push('/');
+    }
+    if guide == sdk {
+        vec![sdk]
+    } else {
+        vec![sdk, guide]
+    }
+}
+
+fn join_pairs(ps: &[(String, String)]) -> String {
+    ps.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Canonical query strings a client may have signed: `+` read as space or as
-/// a literal plus; all values of a repeated key, or only the first (GTC).
+/// a literal plus; keys sorted byte-wise with every value of a repeated key
+/// (the guide), or sorted case-insensitively with only the first value
+/// (the SDK); the mixtures of the two are tried as well.
 fn canonical_queries(raw: Option<&str>) -> Vec<String> {
     let raw = raw.unwrap_or("");
     let mut out = Vec::new();
@@ -185,23 +230,56 @@ fn canonical_queries(raw: Option<&str>) -> Vec<String> {
             .filter(|(k, _)| seen.insert(k.clone()))
             .cloned()
             .collect();
+        let mut sdk_all = pairs.clone();
+        let mut sdk_first = first_only.clone();
         pairs.sort();
         first_only.sort();
-        let join = |ps: &[(String, String)]| {
-            ps.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("&")
+        // The SDK sorts the keys case-insensitively (signer_helper.go:341);
+        // a stable sort keeps the values of one key in their order.
+        let by_lower_key = |a: &(String, String), b: &(String, String)| {
+            a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase())
         };
-        out.push(join(&pairs));
-        out.push(join(&first_only));
+        sdk_all.sort_by(by_lower_key);
+        sdk_first.sort_by(by_lower_key);
+        for ps in [&pairs, &first_only, &sdk_all, &sdk_first] {
+            out.push(join_pairs(ps));
+        }
     }
     out.sort();
     out.dedup();
     out
 }
 
-/// Canonical header blocks: values trimmed, and also with inner whitespace collapsed.
+/// Collapses every run of blanks to one space, keeping one at either end
+/// if there was any (the SDK's header value rule, signer_helper.go:356-362).
+fn collapse_blanks(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut in_blank = false;
+    for c in value.chars() {
+        if c == ' ' || c == '\t' {
+            if !in_blank {
+                out.push(' ');
+            }
+            in_blank = true;
+        } else {
+            out.push(c);
+            in_blank = false;
+        }
+    }
+    out
+}
+
+/// Most padded SDK header variants tried per request (see
+/// [`canonical_headers`]); 4 headers with 4 candidates each.
+const MAX_PADDED_VARIANTS: usize = 256;
+
+/// Canonical header blocks a client may have signed: the guide's (values
+/// trimmed, repeated headers joined by `,`; also with inner blanks
+/// collapsed) and the SDK's (first value only, blank runs collapsed, outer
+/// blank kept). An HTTP server receives header values without their outer
+/// blanks, so for the SDK form each header the client set itself (not `host`
+/// or `x-sdk-date`) may have carried one more blank at either end: those
+/// variants are tried too, up to [`MAX_PADDED_VARIANTS`] blocks.
 fn canonical_headers(
     signed: &[String],
     headers: &HeaderMap,
@@ -209,6 +287,8 @@ fn canonical_headers(
 ) -> Result<Vec<String>, AkskError> {
     let mut plain = String::new();
     let mut collapsed = String::new();
+    // Per signed header, the values the SDK may have signed.
+    let mut sdk_choices: Vec<Vec<String>> = Vec::new();
     for name in signed {
         let mut values: Vec<&str> = headers
             .get_all(name.as_str())
@@ -218,20 +298,50 @@ fn canonical_headers(
         if values.is_empty() && name == "host" {
             values.extend(authority);
         }
-        if values.is_empty() {
+        let Some(first) = values.first() else {
             return Err(AkskError::Malformed(format!(
                 "signed header `{name}` is missing from the request"
             )));
-        }
+        };
         let value = values.join(",");
         plain.push_str(&format!("{name}:{}\n", value.trim()));
         collapsed.push_str(&format!(
             "{name}:{}\n",
             value.split_whitespace().collect::<Vec<_>>().join(" ")
         ));
+        let sdk = collapse_blanks(first);
+        let mut choices = vec![sdk.clone()];
+        if name != "host" && name != "x-sdk-date" {
+            let core = sdk.trim_matches(' ');
+            for padded in [format!(" {core}"), format!("{core} "), format!(" {core} ")] {
+                if !choices.contains(&padded) {
+                    choices.push(padded);
+                }
+            }
+        }
+        sdk_choices.push(choices);
     }
     let mut v = vec![plain, collapsed];
-    v.dedup();
+    let combinations = sdk_choices
+        .iter()
+        .try_fold(1usize, |n, c| n.checked_mul(c.len()))
+        .filter(|n| *n <= MAX_PADDED_VARIANTS);
+    let mut blocks = vec![String::new()];
+    for (name, choices) in signed.iter().zip(&sdk_choices) {
+        // Beyond the cap, only the unpadded SDK value of each header.
+        let choices = if combinations.is_some() {
+            &choices[..]
+        } else {
+            &choices[..1]
+        };
+        blocks = blocks
+            .iter()
+            .flat_map(|b| choices.iter().map(move |c| format!("{b}{name}:{c}\n")))
+            .collect();
+    }
+    v.extend(blocks);
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|b| seen.insert(b.clone()));
     Ok(v)
 }
 
@@ -277,6 +387,31 @@ fn signature_for(canonical: &str, date: &str, scope: Option<&str>, sk: &str) -> 
     }
 }
 
+/// The query string the SDK hashes as the payload of a POST without body:
+/// Go's `url.Values.Encode()` of the query, i.e. decoded (`+` as space),
+/// keys sorted byte-wise with the values of a key in their order, and
+/// re-encoded with `url.QueryEscape` (space as `+`). Checked against the
+/// SDK's signature of vector V6.
+fn sdk_bodyless_post_payloads(raw: Option<&str>) -> Vec<String> {
+    let query_escape = |bytes: &[u8]| encode(bytes, false).replace("%20", "+");
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = raw
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| -> Vec<u8> { percent_decode_str(&s.replace('+', " ")).collect() };
+            (dec(k), dec(v))
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    vec![pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")]
+}
+
 /// Verifies the request's signature. `secret_for` maps an AK to its SK.
 /// Returns the access key on success.
 pub(crate) fn verify(
@@ -320,24 +455,38 @@ pub(crate) fn verify(
             return Err(AkskError::Malformed(format!("credential scope `{scope}` is not <YYYYMMDD of x-sdk-date>/<region>/<service>/sdk_request")));
         }
     }
-    let body_hash = match req
+    let content_sha = req
         .headers
         .get("x-sdk-content-sha256")
-        .and_then(|v| v.to_str().ok())
-    {
+        .and_then(|v| v.to_str().ok());
+    let body_hash = match content_sha {
         Some(h) => h.to_owned(),
         None => sha256_hex(req.body),
     };
-    let uri = canonical_uri(req.path);
+    // (canonical query, payload hash) pairs.
+    let mut query_and_hash: Vec<(String, String)> = canonical_queries(req.query)
+        .into_iter()
+        .map(|q| (q, body_hash.clone()))
+        .collect();
+    if req.method.eq_ignore_ascii_case("POST") && req.body.is_empty() && content_sha.is_none() {
+        // The SDK signs a POST without body with an empty query and the
+        // hash of the query string as payload (signer_helper.go:380-381).
+        for q in sdk_bodyless_post_payloads(req.query) {
+            query_and_hash.push((String::new(), sha256_hex(q.as_bytes())));
+        }
+    }
+    let uris = canonical_uris(req.path);
     let signed_list = auth.signed_headers.join(";");
     for headers in canonical_headers(&auth.signed_headers, req.headers, req.authority)? {
-        for query in canonical_queries(req.query) {
-            let canonical = format!(
-                "{}\n{uri}\n{query}\n{headers}\n{signed_list}\n{body_hash}",
-                req.method
-            );
-            if signature_for(&canonical, date, auth.scope.as_deref(), &sk) == auth.signature {
-                return Ok(auth.ak);
+        for uri in &uris {
+            for (query, hash) in &query_and_hash {
+                let canonical = format!(
+                    "{}\n{uri}\n{query}\n{headers}\n{signed_list}\n{hash}",
+                    req.method
+                );
+                if signature_for(&canonical, date, auth.scope.as_deref(), &sk) == auth.signature {
+                    return Ok(auth.ak);
+                }
             }
         }
     }

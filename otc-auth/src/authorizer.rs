@@ -1,8 +1,10 @@
 //! The seam between authentication and the service clients.
 //!
 //! A service client (cts-client) holds an `Arc<dyn RequestAuthorizer>` and calls
-//! [`RequestAuthorizer::authorize`] on every request just before sending it, and
-//! [`RequestAuthorizer::invalidate`] after a 401. It never needs to know whether the request is
+//! [`RequestAuthorizer::authorize`] on every request just before sending it. After the server
+//! refused the credentials (401, or an API Gateway credential error) it calls
+//! [`RequestAuthorizer::refused`] and retries once; when the server accepted them it calls
+//! [`RequestAuthorizer::accepted`]. It never needs to know whether the request is
 //! token-authenticated or AK/SK-signed. [`StaticToken`] is the trivial implementation.
 
 use http::{HeaderMap, HeaderValue, Method};
@@ -31,6 +33,25 @@ pub trait RequestAuthorizer: Send + Sync + std::fmt::Debug {
 
     /// Forget the cached token after a 401 so the next authorize() re-authenticates.
     async fn invalidate(&self);
+
+    /// The server refused the credentials of a request this authorizer authorized (a 401, or an
+    /// API Gateway credential error code): `sent` are the request's headers as authorized, `status`
+    /// and `body` the answer. The caller retries the request once afterwards.
+    ///
+    /// The default calls [`RequestAuthorizer::invalidate`]. [`crate::AuthProvider`] with AK/SK
+    /// credentials switches to the other signature form once after a signature refusal
+    /// (docs/authentication.md §3.2).
+    async fn refused(&self, sent: &HeaderMap, status: u16, body: &[u8]) {
+        let _ = (sent, status, body);
+        self.invalidate().await;
+    }
+
+    /// The server accepted the credentials of a request this authorizer authorized (its answer was
+    /// no authentication failure). `sent` are the request's headers as authorized. The default does
+    /// nothing; [`crate::AuthProvider`] with AK/SK credentials keeps the signature form that worked.
+    fn accepted(&self, sent: &HeaderMap) {
+        let _ = sent;
+    }
 }
 
 /// Builds a sensitive header value (hidden from `HeaderMap`'s `Debug`).

@@ -8,8 +8,9 @@
 //! 2. **Authentication**: [`AuthProvider`] obtains a project-scoped IAM token (password), caches it and
 //!    refreshes it before it expires, with one refresh shared by all concurrent callers; or, with AK/SK
 //!    credentials, signs every request. It also finds service endpoints in the catalog.
-//! 3. **Signing**: [`sign::sign`] is the `SDK-HMAC-SHA256` signer as a pure function, tested against the
-//!    published vectors.
+//! 3. **Signing**: [`sign::sign`] is the `SDK-HMAC-SHA256` signer as a pure function, in the OTC SDK's
+//!    form (the default) or the signing guide's ([`SignatureForm`]), tested against the SDK's own
+//!    signatures and the guide's published vectors.
 //!
 //! Service clients depend only on the [`RequestAuthorizer`] trait. Secrets are wrapped in [`Secret`],
 //! which prints `***`; they never appear in `Debug`, errors or logs. The crate reads the process
@@ -30,7 +31,8 @@
 //! let url = cts.join("tracker")?;
 //! let mut headers = http::HeaderMap::new();
 //! auth.authorize(&http::Method::GET, &url, &mut headers, b"").await?;
-//! // ... send the request with `headers`; after a 401 call `auth.invalidate().await` and retry once.
+//! // ... send the request with `headers`; after a 401 call `auth.refused(&headers, 401, &body).await`
+//! // and retry once; on any other answer call `auth.accepted(&headers)`.
 //! # Ok(()) }
 //! ```
 
@@ -52,3 +54,4 @@ pub use config::{load_cloud, CloudConfig, Credentials, DomainRef, LoadOptions, U
 pub use error::Error;
 pub use provider::{AuthProvider, ProviderOptions};
 pub use secret::Secret;
+pub use sign::SignatureForm;

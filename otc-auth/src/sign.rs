@@ -1,5 +1,16 @@
-//! AK/SK request signing, `SDK-HMAC-SHA256` as in the Huawei "API Request Signing Guide" (variant A of
-//! cts-api.md §4.2).
+//! AK/SK request signing, `SDK-HMAC-SHA256`, in the two forms of cts-api.md §4:
+//!
+//! - [`SignatureForm::Sdk`] (the default): the form of OTC's own Go SDK (gophertelekomcloud
+//!   `signer_helper.go`) and so of every SDK and Terraform user of OTC:
+//!   `Credential=<ak>/<yyyymmdd>///sdk_request`, a key derived from the secret key, and the scope as
+//!   a line of the string to sign (cts-api.md §4.3).
+//! - [`SignatureForm::Guide`]: the form of the Huawei "API Request Signing Guide" (cts-api.md §4.2):
+//!   `Access=<ak>`, the secret key itself as the HMAC key.
+//!
+//! Both forms share one canonical request, built by the guide's rules (query keys sorted
+//! byte-wise, every value of a repeated key, header values trimmed, repeated headers joined with
+//! `,`). For the requests our clients send these are also the SDK's rules; where the SDK differs
+//! (docs/authentication.md §3.2 lists the five cases) we keep the guide's.
 //!
 //! [`sign`] is a pure function of (request parts, credentials, time): no clock, no I/O, no randomness.
 //! That makes it testable against the published vectors, and lets the provider decide *which* headers
@@ -32,6 +43,53 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// Which of the two `SDK-HMAC-SHA256` forms to sign in. The canonical request is the same for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SignatureForm {
+    /// OTC's Go SDK form: `Authorization: SDK-HMAC-SHA256 Credential=<ak>/<yyyymmdd>///sdk_request, ...`,
+    /// HMAC key derived from `"SDK" + secret key`, scope line in the string to sign. The default: it
+    /// is what real OTC receives from every SDK and Terraform user.
+    #[default]
+    Sdk,
+    /// The Huawei signing guide's form: `Authorization: SDK-HMAC-SHA256 Access=<ak>, ...`, the
+    /// secret key as the HMAC key.
+    Guide,
+}
+
+impl SignatureForm {
+    /// The other form (used once as a fallback after a gateway signature error).
+    pub fn other(self) -> Self {
+        match self {
+            SignatureForm::Sdk => SignatureForm::Guide,
+            SignatureForm::Guide => SignatureForm::Sdk,
+        }
+    }
+
+    /// The configuration value of this form: `sdk` or `guide`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureForm::Sdk => "sdk",
+            SignatureForm::Guide => "guide",
+        }
+    }
+
+    /// Parses a configuration value: `sdk` or `guide` (case-insensitive, surrounding blanks
+    /// ignored). `None` for anything else; the caller names the setting in its error.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "sdk" => Some(SignatureForm::Sdk),
+            "guide" => Some(SignatureForm::Guide),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The parts of a request that enter the signature.
 #[derive(Debug, Clone, Copy)]
 pub struct SignableRequest<'a> {
@@ -51,7 +109,9 @@ pub struct SignableRequest<'a> {
 pub struct Signature {
     /// Value of `X-Sdk-Date`, e.g. `20191115T033655Z`.
     pub x_sdk_date: String,
-    /// Value of `Authorization`: `SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<...>, Signature=<hex>`.
+    /// Value of `Authorization`: `SDK-HMAC-SHA256 Credential=<AK>/<yyyymmdd>///sdk_request, SignedHeaders=<...>,
+    /// Signature=<hex>` ([`SignatureForm::Sdk`]) or `SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<...>,
+    /// Signature=<hex>` ([`SignatureForm::Guide`]).
     pub authorization: String,
     /// The signed header names joined by `;`, e.g. `host;x-project-id;x-sdk-date`.
     pub signed_headers: String,
@@ -83,18 +143,49 @@ pub fn sdk_date(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// Signs `req` with access key `ak` and secret key `sk` at time `at`.
-pub fn sign(req: &SignableRequest<'_>, ak: &str, sk: &Secret, at: DateTime<Utc>) -> Signature {
+/// The credential scope of the SDK form: `<yyyymmdd>///sdk_request` (the SDK passes an empty region
+/// and service, `provider_client.go`).
+fn sdk_scope(sdk_date: &str) -> String {
+    format!("{}///sdk_request", sdk_date.get(..8).unwrap_or(sdk_date))
+}
+
+/// Signs `req` in `form` with access key `ak` and secret key `sk` at time `at`.
+pub fn sign(
+    req: &SignableRequest<'_>,
+    form: SignatureForm,
+    ak: &str,
+    sk: &Secret,
+    at: DateTime<Utc>,
+) -> Signature {
     let date = sdk_date(at);
     let (canonical, signed_headers) = canonical_request(req, &date);
-    let to_sign = format!(
-        "{ALGORITHM}\n{date}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let signature = hex::encode(hmac_sha256(sk.expose().as_bytes(), to_sign.as_bytes()));
+    let hashed = hex::encode(Sha256::digest(canonical.as_bytes()));
+    let (signature, credential) = match form {
+        SignatureForm::Guide => {
+            let to_sign = format!("{ALGORITHM}\n{date}\n{hashed}");
+            let sig = hex::encode(hmac_sha256(sk.expose().as_bytes(), to_sign.as_bytes()));
+            (sig, format!("Access={ak}"))
+        }
+        SignatureForm::Sdk => {
+            // signer_helper.go buildSignKey: kDate = HMAC("SDK"+SK, yyyymmdd), then the (empty)
+            // region and service, then "sdk_request".
+            let scope = sdk_scope(&date);
+            let k_secret = format!("SDK{}", sk.expose());
+            let k_date = hmac_sha256(
+                k_secret.as_bytes(),
+                date.get(..8).unwrap_or(&date).as_bytes(),
+            );
+            let k_region = hmac_sha256(&k_date, b"");
+            let k_service = hmac_sha256(&k_region, b"");
+            let k_signing = hmac_sha256(&k_service, b"sdk_request");
+            let to_sign = format!("{ALGORITHM}\n{date}\n{scope}\n{hashed}");
+            let sig = hex::encode(hmac_sha256(&k_signing, to_sign.as_bytes()));
+            (sig, format!("Credential={ak}/{scope}"))
+        }
+    };
     Signature {
         authorization: format!(
-            "{ALGORITHM} Access={ak}, SignedHeaders={signed_headers}, Signature={signature}"
+            "{ALGORITHM} {credential}, SignedHeaders={signed_headers}, Signature={signature}"
         ),
         x_sdk_date: date,
         signed_headers,

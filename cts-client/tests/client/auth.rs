@@ -146,3 +146,78 @@ async fn iam_unreachable_is_retried() {
     assert_eq!(auth.calls.load(Ordering::SeqCst), 3);
     assert_eq!(h.clock.sleeps().len(), 2);
 }
+
+/// A gateway that accepts only the signing guide's AK/SK form (`Access=`) and refuses the OTC
+/// SDK's (`Credential=`) with API Gateway's signature error, recording the forms it saw.
+struct GuideOnlyGateway(Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+impl wiremock::Respond for GuideOnlyGateway {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let form = if auth.starts_with("SDK-HMAC-SHA256 Access=") {
+            "guide"
+        } else if auth.starts_with("SDK-HMAC-SHA256 Credential=") {
+            "sdk"
+        } else {
+            "none"
+        };
+        self.0.lock().expect("lock").push(form);
+        if form == "guide" {
+            ResponseTemplate::new(200).set_body_json(page(&["a"], None))
+        } else {
+            ResponseTemplate::new(401).set_body_json(json!({
+                "error_msg": "Incorrect IAM authentication information: verify aksk signature fail",
+                "error_code": "APIG.0301", "request_id": "r1"}))
+        }
+    }
+}
+
+#[tokio::test]
+async fn aksk_signature_refused_in_the_sdk_form_is_retried_once_in_the_guide_form() {
+    let h = Harness::start().await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .and(path(h.v3_path()))
+        .respond_with(GuideOnlyGateway(seen.clone()))
+        .mount(&h.server)
+        .await;
+    let mut cloud = otc_auth::CloudConfig::new(
+        "aksk",
+        url::Url::parse(&format!("{}/v3", h.server.uri())).expect("url"),
+        "eu-de",
+        otc_auth::Credentials::AkSk {
+            access_key: "AKGATEWAY0000000001".into(),
+            secret_key: Secret::new("SK-gateway-secret-000000000000000000000"),
+            security_token: None,
+        },
+    );
+    cloud.project_id = Some(crate::support::PID.into());
+    let provider = otc_auth::AuthProvider::new(cloud).expect("provider");
+    assert_eq!(
+        provider.signature_form(),
+        Some(otc_auth::SignatureForm::Sdk)
+    );
+    let endpoint = Endpoint::from_catalog_url(&h.catalog_url()).expect("url");
+    let client = CtsClient::builder(endpoint, Arc::new(provider.clone()))
+        .clock(h.clock.clone())
+        .random_source(Arc::new(FixedRandom(0.0)))
+        .build()
+        .expect("client");
+    client
+        .list_traces(&TraceQuery::new())
+        .await
+        .expect("accepted in the guide form");
+    client
+        .list_traces(&TraceQuery::new())
+        .await
+        .expect("the guide form is kept");
+    assert_eq!(*seen.lock().expect("lock"), ["sdk", "guide", "guide"]);
+    assert_eq!(
+        provider.signature_form(),
+        Some(otc_auth::SignatureForm::Guide)
+    );
+}

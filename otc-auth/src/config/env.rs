@@ -37,6 +37,9 @@ pub(crate) const AUTH_VARS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The variable that chooses the AK/SK signature form (`sdk` or `guide`), like `aksk_signing:`.
+pub(crate) const AKSK_SIGNING_VAR: &str = "OS_AKSK_SIGNING";
+
 /// Region variables, first set wins.
 pub(crate) const REGION_VARS: &[&str] = &["OS_REGION_NAME", "OS_REGION_ID"];
 
@@ -99,6 +102,7 @@ pub(crate) fn env_layer(opts: &LoadOptions) -> RawCloud {
         identity_api_version: first_of(opts, &["OS_IDENTITY_API_VERSION"]),
         verify: insecure.map(|i| !i),
         cacert: first_of(opts, &["OS_CACERT", "OS_CA_CERT", "OS_CA_CERT_FILE"]).map(Into::into),
+        aksk_signing: first_of(opts, &[AKSK_SIGNING_VAR]),
     }
 }
 

@@ -18,6 +18,7 @@ use url::Url;
 
 pub use options::LoadOptions;
 
+use crate::sign::SignatureForm;
 use crate::{Error, Secret};
 
 /// A validated cloud: every field is ready to use.
@@ -46,6 +47,9 @@ pub struct CloudConfig {
     pub verify_tls: bool,
     /// Extra CA certificate (PEM) to trust (`cacert` / `OS_CACERT`).
     pub ca_cert: Option<PathBuf>,
+    /// The form AK/SK requests are signed in first (`aksk_signing` / `OS_AKSK_SIGNING`): the OTC
+    /// SDK's by default. After a gateway signature error the other form is tried once.
+    pub aksk_signing: SignatureForm,
     /// Where the configuration came from (file paths and/or `environment`), for messages.
     pub origin: String,
 }
@@ -72,6 +76,7 @@ impl CloudConfig {
             credentials,
             verify_tls: true,
             ca_cert: None,
+            aksk_signing: SignatureForm::default(),
             origin: "constructed in code".to_owned(),
         }
     }

@@ -44,6 +44,8 @@ pub(crate) struct RawCloud {
     pub identity_api_version: Option<String>,
     pub verify: Option<bool>,
     pub cacert: Option<PathBuf>,
+    /// AK/SK signature form: `sdk` (default) or `guide`.
+    pub aksk_signing: Option<String>,
 }
 
 /// The `auth:` block.
@@ -97,7 +99,8 @@ impl RawCloud {
             endpoint_type,
             identity_api_version,
             verify,
-            cacert
+            cacert,
+            aksk_signing
         );
         self.auth.fill_from(&other.auth);
     }

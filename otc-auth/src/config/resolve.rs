@@ -6,9 +6,10 @@
 
 use url::Url;
 
-use super::env::{vars_for, REGION_VARS};
+use super::env::{vars_for, AKSK_SIGNING_VAR, REGION_VARS};
 use super::raw::RawCloud;
 use super::{CloudConfig, Credentials, DomainRef, UserRef};
+use crate::sign::SignatureForm;
 use crate::Error;
 
 /// A vendor profile (`profile: otc`): defaults for the auth URL and the region.
@@ -204,6 +205,20 @@ pub(crate) fn resolve(name: String, raw: RawCloud, origin: String) -> Result<Clo
 
     let credentials = credentials(&ctx, &raw, user_domain)?;
 
+    let aksk_signing = match raw.aksk_signing.as_deref() {
+        None => SignatureForm::default(),
+        Some(v) => SignatureForm::parse(v).ok_or_else(|| {
+            ctx.invalid(
+                "aksk_signing",
+                v,
+                format!(
+                    "use sdk (the OTC SDK's Credential= form, the default) or guide (the signing guide's \
+                     Access= form), in clouds.yaml or {AKSK_SIGNING_VAR}"
+                ),
+            )
+        })?,
+    };
+
     Ok(CloudConfig {
         auth_url,
         region,
@@ -215,6 +230,7 @@ pub(crate) fn resolve(name: String, raw: RawCloud, origin: String) -> Result<Clo
         credentials,
         verify_tls: raw.verify.unwrap_or(true),
         ca_cert: raw.cacert.clone(),
+        aksk_signing,
         name,
         origin,
     })

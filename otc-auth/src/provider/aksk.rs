@@ -6,6 +6,10 @@
 //! `X-Project-Id` rather than adding it afterwards, as the CTS regression vector does; both are
 //! accepted by a verifier that follows SignedHeaders). `X-Security-Token` is added after signing,
 //! as gophertelekomcloud does.
+//!
+//! Requests are signed in the configured form (the OTC SDK's by default); after a gateway signature
+//! refusal the other form is tried once ([`super::form`]), for the IAM calls here and, through
+//! [`crate::RequestAuthorizer::refused`], for the service clients' calls.
 
 use std::sync::Arc;
 
@@ -15,9 +19,10 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::transport::{check, iam_url, json, send};
+use super::form::{is_credential_failure, FormChoice};
+use super::transport::{check, iam_url, json, send, Reply};
 use crate::authorizer::sensitive_value;
-use crate::sign::{sign, SignableRequest};
+use crate::sign::{sign, SignableRequest, SignatureForm};
 use crate::{Catalog, Clock, CloudConfig, Error, Secret};
 
 /// The `X-Project-Id` header.
@@ -40,6 +45,7 @@ pub(crate) struct AkSkSession {
     secret_key: Secret,
     security_token: Option<Secret>,
     clock: Arc<dyn Clock>,
+    pub(crate) forms: FormChoice,
     project_name: Option<String>,
     configured: Option<Project>,
     project: Mutex<Option<Project>>,
@@ -82,6 +88,7 @@ impl AkSkSession {
             secret_key,
             security_token,
             clock,
+            forms: FormChoice::new(config.aksk_signing),
             project_name: config.project_name.clone(),
             configured: config.project_id.clone().map(|id| Project {
                 id,
@@ -96,8 +103,8 @@ impl AkSkSession {
         format!("access key '{}'", self.access_key)
     }
 
-    /// Signs a request in place: adds `X-Project-Id` (if given), `X-Sdk-Date`, `Authorization` and
-    /// `X-Security-Token` (temporary credentials).
+    /// Signs a request in place, in the current form (returned): adds `X-Project-Id` (if given),
+    /// `X-Sdk-Date`, `Authorization` and `X-Security-Token` (temporary credentials).
     pub(crate) fn sign_into(
         &self,
         method: &Method,
@@ -105,7 +112,7 @@ impl AkSkSession {
         headers: &mut HeaderMap,
         body: &[u8],
         project_id: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<SignatureForm, Error> {
         let host = url
             .host_str()
             .ok_or_else(|| Error::Request(format!("the URL {url} has no host")))?;
@@ -134,25 +141,54 @@ impl AkSkSession {
             headers: &signed,
             body,
         };
-        sign(&req, &self.access_key, &self.secret_key, self.clock.now()).apply(headers)?;
+        let form = self.forms.current();
+        sign(
+            &req,
+            form,
+            &self.access_key,
+            &self.secret_key,
+            self.clock.now(),
+        )
+        .apply(headers)?;
         if let Some(st) = &self.security_token {
             headers.insert(
                 HeaderName::from_static(X_SECURITY_TOKEN),
                 sensitive_value(st.expose(), "security token")?,
             );
         }
-        Ok(())
+        Ok(form)
     }
 
-    async fn signed_get(
+    /// One signed GET to IAM, in the current form.
+    async fn signed_get_once(
         &self,
         url: &Url,
         project_id: Option<&str>,
-    ) -> Result<super::transport::Reply, Error> {
+    ) -> Result<(SignatureForm, Reply), Error> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        self.sign_into(&Method::GET, url, &mut headers, b"", project_id)?;
+        let form = self.sign_into(&Method::GET, url, &mut headers, b"", project_id)?;
         let reply = send(&self.http, Method::GET, url, headers, Vec::new()).await?;
+        Ok((form, reply))
+    }
+
+    /// A signed GET to IAM; after a signature refusal, once more in the other form.
+    async fn signed_get(&self, url: &Url, project_id: Option<&str>) -> Result<Reply, Error> {
+        let (mut form, mut reply) = self.signed_get_once(url, project_id).await?;
+        let status = reply.status.as_u16();
+        if is_credential_failure(status, &reply.body) {
+            if self.forms.refused(form, status, &reply.body) {
+                (form, reply) = self.signed_get_once(url, project_id).await?;
+                let status = reply.status.as_u16();
+                if is_credential_failure(status, &reply.body) {
+                    self.forms.refused(form, status, &reply.body);
+                } else if status < 500 {
+                    self.forms.accepted(form);
+                }
+            }
+        } else if status < 500 {
+            self.forms.accepted(form);
+        }
         check(&reply, url, &self.credential())?;
         Ok(reply)
     }

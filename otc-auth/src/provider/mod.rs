@@ -5,6 +5,7 @@
 //! attaches `X-Auth-Token`; with AK/SK it signs every request.
 
 mod aksk;
+mod form;
 mod token;
 mod transport;
 
@@ -15,6 +16,7 @@ use http::{HeaderMap, HeaderName, Method};
 use url::Url;
 
 use crate::authorizer::{sensitive_value, X_AUTH_TOKEN};
+use crate::sign::SignatureForm;
 use crate::{Catalog, Clock, CloudConfig, Credentials, Error, RequestAuthorizer, SystemClock};
 
 use aksk::AkSkSession;
@@ -116,6 +118,16 @@ impl AuthProvider {
         &self.inner.config
     }
 
+    /// The AK/SK signature form the next request will be signed in (`None` for password and token
+    /// credentials): the configured form, or the other one once the gateway refused the configured
+    /// form and accepted the other (docs/authentication.md §3.2).
+    pub fn signature_form(&self) -> Option<SignatureForm> {
+        match &self.inner.mode {
+            Mode::Token(_) => None,
+            Mode::AkSk(a) => Some(a.forms.current()),
+        }
+    }
+
     /// The region (from the configuration; no I/O).
     pub fn region(&self) -> &str {
         &self.inner.config.region
@@ -196,7 +208,25 @@ impl RequestAuthorizer for AuthProvider {
             Mode::AkSk(a) => {
                 let project = a.project().await?;
                 a.sign_into(method, url, headers, body, Some(&project.id))
+                    .map(|_| ())
             }
+        }
+    }
+
+    async fn refused(&self, sent: &HeaderMap, status: u16, body: &[u8]) {
+        match &self.inner.mode {
+            Mode::Token(t) => t.invalidate().await,
+            Mode::AkSk(a) => {
+                if let Some(form) = form::form_of(sent) {
+                    a.forms.refused(form, status, body);
+                }
+            }
+        }
+    }
+
+    fn accepted(&self, sent: &HeaderMap) {
+        if let (Mode::AkSk(a), Some(form)) = (&self.inner.mode, form::form_of(sent)) {
+            a.forms.accepted(form);
         }
     }
 

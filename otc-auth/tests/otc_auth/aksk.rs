@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use http::{HeaderMap, HeaderValue, Method};
-use otc_auth::sign::{sign, SignableRequest};
+use otc_auth::sign::{sign, SignableRequest, SignatureForm};
 use otc_auth::{
     AuthProvider, CloudConfig, Credentials, Error, ProviderOptions, RequestAuthorizer, Secret,
 };
@@ -58,17 +58,36 @@ pub async fn mount_iam(server: &MockServer) {
 }
 
 /// Recomputes the signature of a request *as received*, from its SignedHeaders list, and checks it.
-fn verify_received(req: &Request) -> String {
+pub fn verify_received(req: &Request) -> String {
+    verify_received_form(req).0
+}
+
+/// As [`verify_received`], also returning the form the request was signed in.
+pub fn verify_received_form(req: &Request) -> (String, SignatureForm) {
     let auth = req
         .headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .expect("Authorization");
-    let rest = auth
-        .strip_prefix("SDK-HMAC-SHA256 Access=")
-        .expect("algorithm and Access");
+    let rest = auth.strip_prefix("SDK-HMAC-SHA256 ").expect("algorithm");
+    let (form, rest) = if let Some(r) = rest.strip_prefix("Access=") {
+        (SignatureForm::Guide, r)
+    } else {
+        (
+            SignatureForm::Sdk,
+            rest.strip_prefix("Credential=")
+                .expect("Access= or Credential="),
+        )
+    };
     let mut parts = rest.split(", ");
-    assert_eq!(parts.next(), Some(AK));
+    let credential = parts.next().expect("credential");
+    match form {
+        SignatureForm::Guide => assert_eq!(credential, AK),
+        _ => assert!(
+            credential.starts_with(&format!("{AK}/")) && credential.ends_with("///sdk_request"),
+            "{credential}"
+        ),
+    }
     let signed = parts
         .next()
         .and_then(|p| p.strip_prefix("SignedHeaders="))
@@ -103,6 +122,7 @@ fn verify_received(req: &Request) -> String {
             headers: &h,
             body: &req.body,
         },
+        form,
         AK,
         &Secret::new(SK),
         at,
@@ -111,7 +131,7 @@ fn verify_received(req: &Request) -> String {
         expected.signature, sig,
         "signature does not match the request as received"
     );
-    signed.to_owned()
+    (signed.to_owned(), form)
 }
 
 #[tokio::test]
@@ -138,7 +158,14 @@ async fn resolves_project_and_catalog_with_signed_calls() {
 
     let reqs = server.received_requests().await.expect("recorded");
     assert_eq!(reqs.len(), 2, "one project lookup, one catalog fetch");
-    assert_eq!(verify_received(&reqs[0]), "content-type;host;x-sdk-date");
+    assert_eq!(
+        verify_received_form(&reqs[0]),
+        (
+            "content-type;host;x-sdk-date".to_owned(),
+            SignatureForm::Sdk
+        ),
+        "the OTC SDK's form by default"
+    );
     assert_eq!(
         verify_received(&reqs[1]),
         "content-type;host;x-project-id;x-sdk-date"

@@ -295,3 +295,81 @@ fn token_credential_from_environment() {
     assert!(matches!(&c.credentials, Credentials::Token(t) if t.expose() == "gAAAA-token"));
     assert_eq!(c.region, "eu-de");
 }
+
+const AKSK: &str = "clouds:\n  k:\n    profile: otc\n    auth:\n      ak: AK1\n      sk: SK1\n      project_name: eu-de_x\n";
+
+#[test]
+fn aksk_signing_defaults_to_the_sdk_form_and_is_read_from_file_and_environment() {
+    use otc_auth::SignatureForm;
+    let mut sb = Sandbox::new();
+    sb.write("cwd/clouds.yaml", AKSK);
+    assert_eq!(
+        load_cloud(&sb.opts, None).expect("load").aksk_signing,
+        SignatureForm::Sdk
+    );
+    sb.env("OS_AKSK_SIGNING", "Guide");
+    assert_eq!(
+        load_cloud(&sb.opts, None).expect("env").aksk_signing,
+        SignatureForm::Guide,
+        "the environment fills the gap"
+    );
+    sb.write(
+        "cwd/clouds.yaml",
+        &AKSK.replace("    auth:", "    aksk_signing: sdk\n    auth:"),
+    );
+    assert_eq!(
+        load_cloud(&sb.opts, None).expect("file").aksk_signing,
+        SignatureForm::Sdk,
+        "the file wins over the environment"
+    );
+    // secure.yaml fills it too.
+    sb.opts.env.clear();
+    sb.write("cwd/clouds.yaml", AKSK);
+    sb.write(
+        "cwd/secure.yaml",
+        "clouds:\n  k:\n    aksk_signing: guide\n",
+    );
+    assert_eq!(
+        load_cloud(&sb.opts, None).expect("secure").aksk_signing,
+        SignatureForm::Guide
+    );
+}
+
+#[test]
+fn a_bad_aksk_signing_value_names_the_setting_and_the_fix() {
+    let mut sb = Sandbox::new();
+    sb.write("cwd/clouds.yaml", AKSK);
+    sb.env("OS_AKSK_SIGNING", "");
+    assert!(
+        load_cloud(&sb.opts, None).is_ok(),
+        "an empty variable counts as unset, as every OS_* variable"
+    );
+    for bad in [
+        "Access",
+        "sdk-hmac-sha256",
+        "gü\u{200b}ide",
+        "  ",
+        &"x".repeat(100_000),
+    ] {
+        sb.env("OS_AKSK_SIGNING", bad);
+        let err = load_cloud(&sb.opts, None).expect_err("refused");
+        let msg = err.to_string();
+        assert!(matches!(err, Error::InvalidField { .. }), "{err:?}");
+        assert!(
+            msg.contains("aksk_signing")
+                && msg.contains("use sdk")
+                && msg.contains("guide")
+                && msg.contains("OS_AKSK_SIGNING"),
+            "{msg}"
+        );
+    }
+    sb.opts.env.clear();
+    sb.write(
+        "cwd/clouds.yaml",
+        &AKSK.replace("    auth:", "    aksk_signing: ''\n    auth:"),
+    );
+    let msg = load_cloud(&sb.opts, None)
+        .expect_err("empty in the file")
+        .to_string();
+    assert!(msg.contains("aksk_signing"), "{msg}");
+}

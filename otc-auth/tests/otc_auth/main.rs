@@ -5,6 +5,8 @@ mod aksk;
 mod common;
 mod config;
 mod config_rules;
+mod go_sdk;
 mod parse_errors;
 mod password;
 mod secrets;
+mod signing_form;

@@ -16,7 +16,7 @@ use crate::common::Sandbox;
 use crate::password::{mount_issuer, password_config, provider, PASSWORD};
 
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -36,7 +36,7 @@ impl<'a> MakeWriter<'a> for Capture {
 }
 
 impl Capture {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().expect("capture lock")).into_owned()
     }
 }

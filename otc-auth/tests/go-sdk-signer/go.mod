@@ -1,0 +1,5 @@
+module otc-auth/go-sdk-signer
+
+go 1.21
+
+require github.com/opentelekomcloud/gophertelekomcloud v0.9.1
