@@ -451,11 +451,9 @@ async fn the_emulator_shaped_vector_requests_are_answered_200() {
 }
 
 /// Quirk shapes of the vectors (V7 repeated query key, V8 mixed-case keys,
-/// V11 repeated header) on CTS calls, signed as the SDK signs them. The
-/// verifier accepts them only with the h-auth change of issue 14 (both
-/// canonicalizations); run with `--ignored` after that merge.
+/// V11 repeated header) on CTS calls, signed as the SDK signs them: the
+/// verifier accepts both canonicalizations (the SDK's and the guide's).
 #[tokio::test]
-#[ignore = "needs the AK/SK verifier of branch h-auth (issue 14) that accepts the SDK's canonicalization quirks"]
 async fn quirk_shaped_sdk_requests_are_answered_200() {
     let emu = start(recorded_config()).await;
     let pid = emu.projects()[0].id.clone();
