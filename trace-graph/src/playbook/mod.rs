@@ -30,7 +30,7 @@ mod table;
 pub use args::Args;
 pub use markdown::{markdown, Sample};
 pub use questions::QUESTIONS;
-pub use run::{check, run, run_question};
+pub use run::{check, run, run_cypher, run_question};
 pub use table::Table;
 
 /// One investigation question and the query that answers it.
