@@ -199,18 +199,35 @@ async fn answer(cli: &QueryArgs, name: &str, values: &Args, width: usize) -> Exi
         Err(e) => return failure(&e, &settings),
     };
     let name = if cli.cypher.is_some() { "cypher" } else { name };
+    // Projects by name where the graph knows it (questions only: ad-hoc Cypher returns what it asks).
+    let names = if cli.cypher.is_some() {
+        Default::default()
+    } else {
+        match playbook::project_names(&writer, &playbook::project_ids(&table)).await {
+            Ok(names) => names,
+            Err(e) => {
+                eprintln!("neo4j-sink query: project names not shown, ids instead: {e}");
+                Default::default()
+            }
+        }
+    };
+    let shown = table.with_project_names(&names);
     match cli.format {
         Format::Table => {
-            print!("{}", table.to_text_width(width));
+            print!("{}", shown.to_text_width(width));
             eprintln!("({} rows)", table.rows.len());
         }
-        Format::Markdown => print!("{}", table.to_markdown()),
+        Format::Markdown => print!("{}", shown.to_markdown()),
         Format::Json => {
-            let doc = serde_json::json!({
+            // Ids stay ids for scripts; the known names come beside them.
+            let mut doc = serde_json::json!({
                 "question": name,
                 "columns": table.columns,
                 "rows": table.rows,
             });
+            if !names.is_empty() {
+                doc["project_names"] = serde_json::json!(names);
+            }
             println!("{doc}");
         }
     }

@@ -429,3 +429,79 @@ async fn cypher_reads_with_parameters_and_refuses_writes() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn tables_show_projects_by_name_where_the_graph_knows_it() {
+    let Some(db) = db("query_cmd::project_names") else {
+        return;
+    };
+    let run = format!("qc{}", uuid::Uuid::new_v4().simple());
+    // Two projects with 32-hex-like ids; only the first gets a name.
+    let named = format!("{run}a");
+    let unnamed = format!("{run}b");
+    let config = GraphConfig::new(db.uri.clone(), db.user.clone(), db.password.clone());
+    let writer = GraphWriter::connect(config).await.expect("connect");
+    writer.ensure_schema().await.expect("schema");
+    let records: Vec<TraceRecord> = [&named, &unnamed]
+        .iter()
+        .enumerate()
+        .map(|(i, project)| {
+            TraceRecord::new(
+                trace(
+                    format!("{run}-{i}"),
+                    "createServer",
+                    1_717_405_200_000,
+                    &format!("{run}-srv-{i}"),
+                ),
+                TraceContext::new(project.as_str(), "eu-de"),
+            )
+        })
+        .collect();
+    writer.write(&records).await.expect("write");
+    let graph =
+        neo4rs::Graph::new(db.uri.as_str(), db.user.as_str(), db.password.as_str()).expect("graph");
+    let name = "eu-de_東京-prod";
+    graph
+        .run(
+            neo4rs::query("MATCH (t:Tenant {projectId: $id}) SET t.name = $name")
+                .param("id", named.as_str())
+                .param("name", name),
+        )
+        .await
+        .expect("name the tenant");
+
+    let env = env_of(&db);
+    let projects = format!("projects={named},{unnamed}");
+    let out = query(&["channel-mix", "-p", &projects], &env);
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(table.contains(name), "{table}");
+    assert!(!table.contains(&named), "the named id is replaced: {table}");
+    assert!(
+        table.contains(&unnamed),
+        "an id without a name stays: {table}"
+    );
+
+    let out = query(&["channel-mix", "-p", &projects, "--format", "json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let firsts: Vec<&str> = doc["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r[0].as_str())
+        .collect();
+    assert!(firsts.contains(&named.as_str()), "JSON keeps ids: {doc}");
+    assert_eq!(doc["project_names"], json!({ named.clone(): name }));
+
+    for q in [
+        "MATCH (a:Action) WHERE a.traceId STARTS WITH $run DETACH DELETE a",
+        "MATCH (r:Resource) WHERE r.key STARTS WITH $run DETACH DELETE r",
+        "MATCH (t:Tenant) WHERE t.projectId STARTS WITH $run DETACH DELETE t",
+    ] {
+        graph
+            .run(neo4rs::query(q).param("run", run.as_str()))
+            .await
+            .expect("cleanup");
+    }
+}
