@@ -318,7 +318,19 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    // clap exits 2 on a usage mistake; the documented code for a bad flag is 78
+    // (sysexits EX_CONFIG), like a flag value the emulator itself refuses.
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(78)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -23,6 +23,7 @@ pub mod context;
 pub mod decode;
 pub mod event;
 pub mod graph_store;
+pub mod log_noise;
 pub mod metrics;
 pub mod problem;
 pub mod readiness;

@@ -5,6 +5,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use neo4j_sink::config::LogFormat;
 use neo4j_sink::graph_store::GraphStore;
+use neo4j_sink::log_noise::DriverNoise;
 use neo4j_sink::{RawArgs, Settings, Shutdown, Sink, StartError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -52,19 +53,22 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(settings: &Settings) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::new(&settings.log_level);
+    // The driver's per-connection notices once per process, unless debug output is asked for.
+    let level = settings.log_level.to_ascii_lowercase();
+    let noise = DriverNoise::new(level.contains("debug") || level.contains("trace"));
     // Colour codes only for a terminal: piped into a log collector they are noise.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let registry = tracing_subscriber::registry().with(filter).with(noise);
     match settings.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+        LogFormat::Json => registry
+            .with(fmt.json().flatten_event(true).with_current_span(false))
             .init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => registry.with(fmt).init(),
     }
 }
 

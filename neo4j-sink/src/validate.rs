@@ -83,6 +83,69 @@ fn neo4j_uri(value: &str) -> Result<String, ConfigError> {
     Ok(value.trim().to_string())
 }
 
+/// Checks the Neo4j connection settings (`NEO4J_URI`, `NEO4J_USER`,
+/// `NEO4J_PASSWORD`, `NEO4J_DATABASE`, `NEO4J_CA_CERT`) as the server and
+/// `neo4j-sink query` both need them. Retries and the connect timeout get
+/// their defaults (3, 10 s); the server sets its own afterwards.
+///
+/// Errors: a [`ConfigError`] naming the first setting that is missing or wrong.
+pub fn neo4j_connection(
+    uri: &str,
+    user: &str,
+    password: &str,
+    database: &str,
+    ca_cert: &str,
+) -> Result<Neo4jSettings, ConfigError> {
+    let uri = neo4j_uri(uri)?;
+    if user.trim().is_empty() {
+        return Err(err("NEO4J_USER", "must not be empty, e.g. neo4j", user));
+    }
+    if password.is_empty() {
+        return Err(err(
+            "NEO4J_PASSWORD",
+            "is required: the password of NEO4J_USER (from a Kubernetes secret)",
+            "",
+        ));
+    }
+    let database = Some(database.trim().to_string()).filter(|d| !d.is_empty());
+    if let Some(db) = &database {
+        let ok = db
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
+        if !ok {
+            return Err(err(
+                "NEO4J_DATABASE",
+                "must be a Neo4j database name (letters, digits, '.', '-', '_'), e.g. neo4j",
+                db,
+            ));
+        }
+    }
+    let ca_cert = Some(ca_cert.trim())
+        .filter(|c| !c.is_empty())
+        .map(std::path::PathBuf::from);
+    if let Some(path) = &ca_cert {
+        // trace-graph's own rule (a +s scheme and a readable PEM file), named after our setting.
+        let mut probe = trace_graph::GraphConfig::new(uri.clone(), "neo4j", "");
+        probe.ca_cert = Some(path.clone());
+        if let Err(trace_graph::Error::Config {
+            setting: "ca_cert",
+            problem,
+        }) = probe.validate()
+        {
+            return Err(err("NEO4J_CA_CERT", problem, &path.display().to_string()));
+        }
+    }
+    Ok(Neo4jSettings {
+        uri,
+        ca_cert,
+        user: user.trim().to_string(),
+        password: Secret::new(password.to_owned()),
+        database,
+        max_retries: 3,
+        connect_timeout: Duration::from_secs(10),
+    })
+}
+
 impl RawArgs {
     /// Checks every setting and builds [`Settings`]; the first problem found is returned.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
@@ -94,64 +157,22 @@ impl RawArgs {
                 &self.listen_addr,
             )
         })?;
-        let uri = neo4j_uri(&self.neo4j_uri)?;
-        if self.neo4j_user.trim().is_empty() {
-            return Err(err(
-                "NEO4J_USER",
-                "must not be empty, e.g. neo4j",
-                &self.neo4j_user,
-            ));
-        }
-        if self.neo4j_password.is_empty() {
-            return Err(err(
-                "NEO4J_PASSWORD",
-                "is required: the password of NEO4J_USER (from a Kubernetes secret)",
-                "",
-            ));
-        }
-        let database = Some(self.neo4j_database.trim().to_string()).filter(|d| !d.is_empty());
-        if let Some(db) = &database {
-            let ok = db
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
-            if !ok {
-                return Err(err(
-                    "NEO4J_DATABASE",
-                    "must be a Neo4j database name (letters, digits, '.', '-', '_'), e.g. neo4j",
-                    db,
-                ));
-            }
-        }
-        let ca_cert = Some(self.neo4j_ca_cert.trim())
-            .filter(|c| !c.is_empty())
-            .map(std::path::PathBuf::from);
-        if let Some(path) = &ca_cert {
-            // trace-graph's own rule (a +s scheme and a readable PEM file), named after our setting.
-            let mut probe = trace_graph::GraphConfig::new(uri.clone(), "neo4j", "");
-            probe.ca_cert = Some(path.clone());
-            if let Err(trace_graph::Error::Config {
-                setting: "ca_cert",
-                problem,
-            }) = probe.validate()
-            {
-                return Err(err("NEO4J_CA_CERT", problem, &path.display().to_string()));
-            }
-        }
-        let neo4j = Neo4jSettings {
-            uri,
-            ca_cert,
-            user: self.neo4j_user.trim().to_string(),
-            password: Secret::new(self.neo4j_password.clone()),
-            database,
-            max_retries: number::<u32>("NEO4J_MAX_RETRIES", &self.neo4j_max_retries, 0, 100, "3")?,
-            connect_timeout: secs(
-                "NEO4J_CONNECT_TIMEOUT_SECS",
-                &self.neo4j_connect_timeout_secs,
-                1,
-                600,
-                "10",
-            )?,
-        };
+        let mut neo4j = neo4j_connection(
+            &self.neo4j_uri,
+            &self.neo4j_user,
+            &self.neo4j_password,
+            &self.neo4j_database,
+            &self.neo4j_ca_cert,
+        )?;
+        neo4j.max_retries =
+            number::<u32>("NEO4J_MAX_RETRIES", &self.neo4j_max_retries, 0, 100, "3")?;
+        neo4j.connect_timeout = secs(
+            "NEO4J_CONNECT_TIMEOUT_SECS",
+            &self.neo4j_connect_timeout_secs,
+            1,
+            600,
+            "10",
+        )?;
         let queue_capacity = number::<usize>(
             "QUEUE_CAPACITY",
             &self.queue_capacity,

@@ -353,8 +353,10 @@ pub(crate) fn to_error(config: &GraphConfig, attempts: u32, f: Failure) -> Error
                 "uri"
             },
             problem: format!(
-                "{} (uri {:?}, database {:?})",
-                f.message, config.uri, config.database
+                "{} (uri {}, database {})",
+                f.message,
+                config.uri,
+                config.database.as_deref().unwrap_or("<server default>")
             ),
         },
         Class::TooLarge | Class::Fatal => Error::Rejected {

@@ -27,6 +27,27 @@ fn bad_flag_values_are_config_errors() {
     );
 }
 
+#[test]
+fn unknown_flags_and_unparsable_values_exit_78_help_exits_0() {
+    for args in [
+        &["--no-such-flag"][..],
+        &["--port", "not-a-port"],
+        &["--shape", "weird"],
+        &["--history", "-1"],
+        &["--port", "七"],
+    ] {
+        let out = Command::new(BIN).args(args).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert!(err.contains("error:"), "{args:?}: {err}");
+    }
+    let help = Command::new(BIN).arg("--help").output().expect("run");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--port"));
+    let version = Command::new(BIN).arg("-V").output().expect("run");
+    assert_eq!(version.status.code(), Some(0));
+}
+
 #[tokio::test]
 async fn serves_prints_urls_writes_clouds_yaml_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");

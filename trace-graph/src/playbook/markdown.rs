@@ -48,7 +48,27 @@ neo4j-sink query user-activity --param user=alice --param from=2024-06-03 --form
 or `markdown`. The question and its parameters are checked before anything connects. The command
 exits with 0 after printing the answer, 2 for a usage mistake (unknown question or parameter, a value
 of the wrong type: the message names it), 78 for unusable connection settings or refused
-credentials, and 1 when Neo4j cannot be reached or refuses the query.
+credentials, and 1 when Neo4j cannot be reached or refuses the query. Error messages name the
+setting to fix: a missing `NEO4J_PASSWORD` is reported as missing before anything connects, an
+unreachable server with its URI, a wrong `NEO4J_DATABASE` with the database name.
+
+Tables fit a terminal: no line is wider than `--width` (`QUERY_WIDTH`) columns, by default the
+terminal's width (`$COLUMNS`) when the output is a terminal and 100 otherwise (`0`: no limit). The
+widest columns are narrowed first and a cell that does not fit is cut and ends in `…`; wide
+characters (CJK) count as two columns and are never split. JSON and Markdown are never cut.
+
+For anything the playbook does not ask, `--cypher` runs your own query, read-only:
+
+```sh
+neo4j-sink query --cypher 'MATCH (u:User)<-[:PERFORMED_BY]-(a:Action) RETURN u.name AS user, count(a) AS actions ORDER BY actions DESC LIMIT toInteger($n)' -p n=10
+neo4j-sink query --cypher 'MATCH (t:Tenant) WHERE t.region = $region RETURN t.projectId AS project' -p region=eu-de --format json
+```
+
+It runs in a read transaction: a query that writes (`CREATE`, `MERGE`, `SET`, `DELETE`, …) is
+refused with exit code 2 and nothing is written. `-p name=value` values arrive as string
+`$parameters` (the same name given several times as a list of strings; convert in Cypher, e.g.
+`LIMIT toInteger($n)`). Columns come in the order of the `RETURN` clause; nodes and relationships
+print as their properties. The JSON form is `{\"question\": \"cypher\", \"columns\", \"rows\"}`. A syntax error exits 1 with Neo4j's message.
 
 From Rust, `trace_graph::playbook::run(&writer, \"user-activity\", &Args::new().with(\"user\", \"alice\"))`
 returns the same `Table`.
@@ -64,6 +84,9 @@ Conventions shared by every question:
   a time is UTC. Times in results are UTC (`off-hours` also prints local time).
 - **Users** are shown by name; a system principal (an action without a user) as `system:<service>`.
   `user` parameters match the user's name or IAM user id.
+- **Projects** are shown by name in `table` and `markdown` output where the project's `Tenant` node
+  has a `name` property; otherwise, and always in `json` (which adds `\"project_names\": {id: name}`),
+  by id. The `projects` parameter takes ids.
 - **Reads** are operations named `list…`, `get…`, `show…`, `query…`, `describe…`, `search…`,
   `check…` or `count…`; \"changes\" are all other operations.
 - **Values of any length.** A name, id or address longer than 4096 bytes is stored whole in

@@ -23,14 +23,16 @@
 
 mod args;
 mod markdown;
+mod names;
 mod questions;
 mod run;
 mod table;
 
 pub use args::Args;
 pub use markdown::{markdown, Sample};
+pub use names::{project_ids, project_names, PROJECT_COLUMNS};
 pub use questions::QUESTIONS;
-pub use run::{check, run, run_question};
+pub use run::{check, run, run_cypher, run_question};
 pub use table::Table;
 
 /// One investigation question and the query that answers it.
