@@ -6,5 +6,6 @@ mod support;
 mod auth;
 mod backfill;
 mod config_errors;
+mod crash;
 mod delivery;
 mod polling;
