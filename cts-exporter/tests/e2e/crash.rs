@@ -402,3 +402,28 @@ async fn a_killed_api_backfill_run_again_loses_nothing() {
     let missing = expected.difference(&accepted).count();
     assert_eq!(missing, 0, "{missing} traces of the range never arrived");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_that_cannot_be_written_stops_the_start_before_anything_is_sent() {
+    // /proc/self is a directory nobody (root included) can create files in:
+    // the state file opens (as missing), but the starting point cannot be saved.
+    let world = World::start(history(50, Duration::from_secs(600)), AuthKind::Password).await;
+    let sink = TestSink::start().await;
+    let env = env_with(
+        world.env(&sink.url()),
+        &[
+            ("CTS_FROM", "15"),
+            ("CTS_STATE_FILE", "/proc/self/cts-exporter-state.json"),
+        ],
+    );
+    let done = Exporter::spawn(&[], &env, world.cwd()).wait(LONG).await;
+    assert_eq!(done.code, Some(78), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("CTS_STATE_FILE (--state-file)")
+            && done.stderr.contains("cannot save the state file")
+            && done.stderr.contains("must be writable"),
+        "{}",
+        done.stderr
+    );
+    assert!(sink.received().is_empty(), "nothing sent");
+}
