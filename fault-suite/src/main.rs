@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::profile::{random_seed, Form, Profile};
+use crate::profile::{random_seed, Form, Profile, REGRESSION_SEEDS};
 
 /// Breaks the pipeline on purpose while traces flow and counts what survives.
 #[derive(Debug, Parser)]
@@ -59,6 +59,10 @@ struct Args {
     /// whole run with a fresh Neo4j. Default: 1 for --short, 20 for --long.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     seeds: Option<u32>,
+    /// Runs the regression seeds (seeds that found a defect, kept in
+    /// fault-suite/src/profile.rs) instead of random ones.
+    #[arg(long, conflicts_with_all = ["seed", "seeds"])]
+    regressions: bool,
 }
 
 fn interrupted(signal: &str) -> ExitCode {
@@ -82,9 +86,13 @@ async fn main() -> ExitCode {
         Form::Short => 1,
         Form::Long => 20,
     });
-    let seeds: Vec<u64> = (0..u64::from(count))
-        .map(|i| first_seed.wrapping_add(i))
-        .collect();
+    let seeds: Vec<u64> = if args.regressions {
+        REGRESSION_SEEDS.to_vec()
+    } else {
+        (0..u64::from(count))
+            .map(|i| first_seed.wrapping_add(i))
+            .collect()
+    };
     let base = absolute(args.run_dir);
     let bin_dir = absolute(args.bin_dir);
     let repo = absolute(args.repo);

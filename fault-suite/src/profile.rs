@@ -62,6 +62,15 @@ impl Rng {
     }
 }
 
+/// Seeds kept because they found (or reproduce) a defect; docs/reliability.md
+/// says which. Replay one with `scripts/faults --short --seed N`.
+pub const REGRESSION_SEEDS: [u64; 1] = [
+    // Issue 13: exporter A killed 0.7 s into its first window, restarted 8 s
+    // later; before each poller saved its start, the restart began at a new
+    // CTS_FROM edge and the traces between the two edges were missing.
+    2,
+];
+
 /// A seed for a run that was given none: the clock and the process id.
 pub fn random_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -383,6 +392,28 @@ mod tests {
         let in_range =
             p.history_per_project as u64 * p.look_back_minutes * 60 / p.history_span_secs * 2;
         assert!(in_range >= 50_000, "{in_range}");
+    }
+
+    #[test]
+    fn the_regression_seeds_still_draw_their_moments() {
+        // docs/reliability.md, "Regression seeds": if the generator or the
+        // round changes, these seeds must be re-chosen, not silently lose
+        // what they reproduce.
+        let p = Profile::new(Form::Short, 2);
+        assert_eq!(
+            p.steps[..4],
+            [
+                Step::Sleep(Duration::from_millis(707)),
+                Step::KillExporter {
+                    exporter: 0,
+                    down: Duration::from_millis(7_983)
+                },
+                p.steps[2],
+                p.steps[3],
+            ],
+            "seed 2: exporter A (one-hour first window) killed 0.7 s after its first start, down 8 s"
+        );
+        assert!(REGRESSION_SEEDS.contains(&2));
     }
 
     #[test]
