@@ -193,7 +193,7 @@ pub struct Profile {
     /// a negative control lowers it on purpose.
     pub exporter_lateness_secs: u64,
     /// Per exporter, `CTS_MAX_WINDOW_SECS`: A keeps the default hour, so its
-    /// whole first window is the history (issue 13); B catches up minute by minute.
+    /// whole first window is the history (issue 13); B catches up in five-minute steps.
     pub max_window_secs: [u64; 2],
     /// Share of CTS requests the emulator answers 500.
     pub fault_500_share: f64,
@@ -293,11 +293,11 @@ impl Profile {
                     live_rate: 30.0,
                     max_ingestion_delay_secs: 180,
                     exporter_lateness_secs: 180,
-                    max_window_secs: [3_600, 60],
+                    max_window_secs: [3_600, 300],
                     fault_500_share: 0.05,
                     fault_429_share: 0.02,
                     steps,
-                    drain_timeout: secs(180),
+                    drain_timeout: secs(300),
                 }
             }
             Form::Long => {
@@ -313,7 +313,7 @@ impl Profile {
                     live_rate: 60.0,
                     max_ingestion_delay_secs: 180,
                     exporter_lateness_secs: 180,
-                    max_window_secs: [3_600, 60],
+                    max_window_secs: [3_600, 300],
                     fault_500_share: 0.05,
                     fault_429_share: 0.02,
                     steps,

@@ -234,7 +234,7 @@ pub fn exporter(
     );
     // Exporter A keeps the default one-hour window, so its whole first window
     // is the history and a kill lands inside it (issue 13); exporter B
-    // catches up in one-minute windows, so its watermark moves while it loads.
+    // catches up in five-minute windows, so its watermark moves while it loads.
     let index = EXPORTERS.iter().position(|e| *e == name).unwrap_or(0);
     spec.set("CTS_MAX_WINDOW_SECS", p.max_window_secs[index].to_string());
     spec.set("CTS_METRICS_ADDR", "off");
