@@ -1,5 +1,8 @@
 //! One poller per (cloud, project, tracker): windows, watermark, state, shutdown.
 //!
+//! A poller without a saved position saves its starting point before it
+//! sends anything, so a restart never starts after a point not yet covered.
+//!
 //! Each round asks the [`Planner`] for a window reaching back `lateness`
 //! before the watermark, streams its traces through the [`Dispatcher`]
 //! (which skips ids already delivered and waits while the sink is slow), and

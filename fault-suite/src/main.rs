@@ -133,8 +133,13 @@ async fn main() -> ExitCode {
             repo: repo.clone(),
             run_dir,
         };
+        let replay = if seeds.len() == 1 {
+            format!("scripts/faults --{form} --seed {seed}")
+        } else {
+            format!("scripts/faults --{form} --seed {seed} --seeds 1")
+        };
         println!(
-            "fault suite, {form} form, seed {seed} (run {} of {}; replay: scripts/faults --{form} --seed {seed}); logs in {}",
+            "fault suite, {form} form, seed {seed} (run {} of {}; replay: {replay}); logs in {}",
             i + 1,
             seeds.len(),
             opts.run_dir.display()
