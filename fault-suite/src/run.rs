@@ -240,9 +240,10 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
     let (expected, not_owed) = truth::id_sets_after(&expected_truths, &edges)?;
     let not_owed_ids: std::collections::HashSet<&String> = not_owed.values().flatten().collect();
     stack.say(&format!(
-        "cut-off: {} traces visible ({}), {} still pending; waiting until both exporters' watermarks pass it",
+        "cut-off: {} traces owed ({} after the first lower edges, of {} visible), {} still pending; waiting until both exporters' watermarks pass it",
         expected.values().map(|s| s.len()).sum::<usize>(),
-        expected_truths.iter().map(|t| t.trace_ids.len().to_string()).collect::<Vec<_>>().join(" + "),
+        expected.values().map(|s| s.len().to_string()).collect::<Vec<_>>().join(" + "),
+        expected_truths.iter().map(|t| t.trace_ids.len()).sum::<usize>(),
         expected_truths.iter().map(|t| t.pending_count).sum::<usize>()
     ));
     let drained = drain(&mut stack, run, cutoff, profile.drain_timeout).await?;
