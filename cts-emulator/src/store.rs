@@ -163,6 +163,11 @@ impl ProjectStore {
         self.traces.iter().map(|t| t.trace_id.to_string()).collect()
     }
 
+    /// Trace times (`time`, epoch ms) of the visible traces, in the order of [`ProjectStore::ids`].
+    pub fn times_ms(&self) -> Vec<i64> {
+        self.traces.iter().map(|t| t.time).collect()
+    }
+
     /// One page, newest record time first.
     pub fn page(&self, q: &PageQuery, status_as_trace_status: bool) -> Page {
         // record_time >= time > from, and record_time <= time + max_lag < to + max_lag.

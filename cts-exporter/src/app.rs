@@ -175,7 +175,9 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
     for name in &cfg.clouds {
         tenants.push(connect(cfg, name.as_deref()).await?);
     }
-    let mut tasks = tokio::task::JoinSet::new();
+    // Every poller is built (and a new one has saved its starting point)
+    // before any of them sends.
+    let mut pollers = Vec::with_capacity(tenants.len());
     for tenant in tenants {
         let metrics = registry.poller(&tenant.label);
         let dispatcher = shared.dispatcher(&tenant, Seen::new(cfg.dedup_capacity.get()), &metrics);
@@ -193,8 +195,19 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
             metrics,
             shared.shutdown.clone(),
             system_clock(),
-        );
-        let label = tenant.label.clone();
+        )
+        .map_err(|e| {
+            AppError::Config(format!(
+                "CTS_STATE_FILE (--state-file): {e}; each new poller saves its starting point before it sends, so the file must be writable"
+            ))
+        })?;
+        pollers.push((tenant.label.clone(), poller));
+    }
+    if let Some(store) = &state {
+        warn_unused_entries(store, pollers.iter().map(|(_, p)| p.source_uri()));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (label, poller) in pollers {
         tasks.spawn(async move { (label, poller.run().await) });
     }
     let mut first_error = None;
@@ -213,6 +226,22 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Names the state file's entries that no poller of this configuration uses
+/// (a cloud removed, or its endpoint, project or tracker changed): they are
+/// kept as they are, and the poller of a changed source starts `CTS_FROM` back.
+fn warn_unused_entries<'a>(store: &StateStore, used: impl Iterator<Item = &'a str>) {
+    let used: Vec<&str> = used.collect();
+    let unused: Vec<String> = store
+        .sources()
+        .into_iter()
+        .filter(|s| !used.contains(&s.as_str()))
+        .collect();
+    if !unused.is_empty() {
+        tracing::warn!(unused = ?unused,
+            "the state file holds positions of event sources this configuration does not poll; they are kept unused. If a cloud's endpoint, project or tracker changed, its poller started CTS_FROM back: backfill the gap if needed");
+    }
 }
 
 /// Asks every other poller to stop (after a fatal error in one).

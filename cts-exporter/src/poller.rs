@@ -1,5 +1,8 @@
 //! One poller per (cloud, project, tracker): windows, watermark, state, shutdown.
 //!
+//! A poller without a saved position saves its starting point before it
+//! sends anything, so a restart never starts after a point not yet covered.
+//!
 //! Each round asks the [`Planner`] for a window reaching back `lateness`
 //! before the watermark, streams its traces through the [`Dispatcher`]
 //! (which skips ids already delivered and waits while the sink is slow), and
@@ -20,7 +23,7 @@ use tracing::Instrument;
 use crate::dispatcher::Dispatcher;
 use crate::metrics::PollerMetrics;
 use crate::source::{FetchError, Fetched, TraceSource};
-use crate::state::{DeliveredId, PollerState, StateStore};
+use crate::state::{DeliveredId, PollerState, StateError, StateStore};
 use crate::window::{Planner, Window};
 
 /// Epoch milliseconds now; injectable for tests.
@@ -76,6 +79,11 @@ impl std::fmt::Debug for Poller {
 impl Poller {
     /// A poller named `name` (its cloud), resuming from `state` when it holds
     /// an entry for this event source, else starting `look_back` ago.
+    ///
+    /// A poller that starts afresh saves its starting point in `state` here,
+    /// before it sends anything: a restart at any later moment (even within
+    /// its first window) resumes from this lower edge, never from a new one
+    /// computed at restart. The error is that save failing.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
@@ -87,7 +95,7 @@ impl Poller {
         metrics: Arc<PollerMetrics>,
         shutdown: watch::Receiver<bool>,
         clock: Clock,
-    ) -> Poller {
+    ) -> Result<Poller, StateError> {
         let now = clock();
         let source_uri = dispatcher.context().source.clone();
         let saved = state.as_ref().and_then(|s| s.get(&source_uri));
@@ -96,17 +104,29 @@ impl Poller {
                 dispatcher
                     .seen_mut()
                     .restore(s.delivered.iter().map(|d| (d.id.as_str(), d.time_ms)));
-                tracing::info!(cloud = %name, source = %source_uri, watermark_ms = s.watermark_ms, ids = s.delivered.len(), "resuming from the state file");
-                (s.watermark_ms, i64::MIN)
+                let floor_ms = s.floor_ms.unwrap_or(i64::MIN);
+                tracing::info!(cloud = %name, source = %source_uri, watermark_ms = s.watermark_ms,
+                    floor_ms = s.floor_ms, ids = s.delivered.len(), "resuming from the state file");
+                (s.watermark_ms, floor_ms)
             }
             None => {
                 let start = now - i64::try_from(settings.look_back.as_millis()).unwrap_or(i64::MAX);
                 tracing::info!(cloud = %name, source = %source_uri, from_ms = start, "no saved state; starting CTS_FROM back");
+                if let Some(store) = &state {
+                    let first = PollerState {
+                        watermark_ms: start,
+                        delivered: Vec::new(),
+                        floor_ms: Some(start),
+                    };
+                    store.save(&source_uri, first)?;
+                    tracing::info!(cloud = %name, source = %source_uri, from_ms = start,
+                        "starting point saved in the state file before sending anything");
+                }
                 (start, start)
             }
         };
         metrics.set_watermark(watermark_ms);
-        Poller {
+        Ok(Poller {
             name,
             source,
             dispatcher,
@@ -118,7 +138,12 @@ impl Poller {
             clock,
             watermark_ms,
             floor_ms,
-        }
+        })
+    }
+
+    /// The event source this poller's state is saved under.
+    pub fn source_uri(&self) -> &str {
+        &self.dispatcher.context().source
     }
 
     /// Polls until shutdown (`Ok`) or a failure polling again cannot fix (`Err`).
@@ -230,6 +255,7 @@ impl Poller {
         let state = PollerState {
             watermark_ms: self.watermark_ms,
             delivered,
+            floor_ms: (self.floor_ms != i64::MIN).then_some(self.floor_ms),
         };
         if let Err(e) = store.save(&self.dispatcher.context().source, state) {
             tracing::error!(cloud = %self.name, error = %e, "state not saved; a restart would resend recent traces");

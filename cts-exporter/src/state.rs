@@ -4,7 +4,14 @@
 //! One JSON file holds every poller, keyed by its event `source` (which names
 //! endpoint, project and tracker). It is replaced atomically: write a
 //! temporary file in the same directory, fsync it, rename it over the old
-//! one, fsync the directory. A crash leaves either the old or the new file.
+//! one, fsync the directory. A crash leaves either the old or the new file;
+//! a temporary file a crash left behind (killed between write and rename) is
+//! never read and is removed at the next open.
+//!
+//! A poller without an entry saves one (its starting point, `watermark_ms`
+//! and `floor_ms` both at the lower edge of its first window) before it sends
+//! anything, so a restart at any moment resumes from that first lower edge or
+//! from a later watermark, never from a new `CTS_FROM` computed at restart.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -25,6 +32,13 @@ pub struct PollerState {
     /// Ids delivered within the lateness horizon, with their trace times.
     #[serde(default)]
     pub delivered: Vec<DeliveredId>,
+    /// The lower edge of this poller's very first window (epoch ms), kept
+    /// while the watermark is still that start: no window reaches back before
+    /// it, so a restart in the first window covers exactly what the first
+    /// start would have. Absent in files written before it existed (then the
+    /// window reaches `lateness` back from the watermark, as for any resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_ms: Option<i64>,
 }
 
 /// A delivered trace id.
@@ -78,8 +92,11 @@ pub struct StateStore {
 }
 
 impl StateStore {
-    /// Loads `path`; a missing file is an empty state.
+    /// Loads `path`; a missing file is an empty state. Temporary files an
+    /// earlier process left next to it (killed between write and rename) are
+    /// removed; they are never read.
     pub fn open(path: &Path) -> Result<StateStore, StateError> {
+        remove_leftover_temporaries(path);
         let file = match std::fs::read(path) {
             Ok(bytes) => {
                 let f: StateFile = serde_json::from_slice(&bytes)
@@ -112,6 +129,11 @@ impl StateStore {
         self.lock().pollers.get(source).cloned()
     }
 
+    /// The sources that have an entry, in order.
+    pub fn sources(&self) -> Vec<String> {
+        self.lock().pollers.keys().cloned().collect()
+    }
+
     /// Records `state` for `source` and writes the whole file atomically.
     pub fn save(&self, source: &str, state: PollerState) -> Result<(), StateError> {
         let mut f = self.lock();
@@ -126,8 +148,7 @@ impl StateStore {
     }
 }
 
-/// Write a temporary sibling, fsync, rename over `path`, fsync the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn dir_and_name(path: &Path) -> (PathBuf, String) {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -136,7 +157,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".into());
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    (dir, name)
+}
+
+/// The prefix of the temporary siblings [`write_atomic`] writes for `name`.
+fn temporary_prefix(name: &str) -> String {
+    format!(".{name}.tmp.")
+}
+
+/// Removes `.<name>.tmp.<pid>` siblings of `path`: what a process killed
+/// between writing and renaming left behind. Failures are only logged: the
+/// file itself is what counts, and a leftover is never read.
+fn remove_leftover_temporaries(path: &Path) {
+    let (dir, name) = dir_and_name(path);
+    let prefix = temporary_prefix(&name);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(n) = file_name.to_str() else {
+            continue;
+        };
+        let is_leftover = n
+            .strip_prefix(&prefix)
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if !is_leftover {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => tracing::info!(file = %entry.path().display(),
+                "removed a temporary state file an interrupted save left behind; the state file itself is used"),
+            Err(e) => tracing::warn!(file = %entry.path().display(), error = %e,
+                "cannot remove a temporary state file an interrupted save left behind; it is ignored"),
+        }
+    }
+}
+
+/// Write a temporary sibling, fsync, rename over `path`, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (dir, name) = dir_and_name(path);
+    let tmp = dir.join(format!("{}{}", temporary_prefix(&name), std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -163,6 +224,7 @@ mod tests {
                 id: "a".into(),
                 time_ms: wm - 1,
             }],
+            floor_ms: None,
         }
     }
 
@@ -192,6 +254,82 @@ mod tests {
         std::fs::write(&path, r#"{"version": 99, "pollers": {}}"#).expect("write");
         let e = StateStore::open(&path).expect_err("version").to_string();
         assert!(e.contains("version 99"), "{e}");
+    }
+
+    #[test]
+    fn a_save_killed_between_write_and_rename_leaves_the_old_state_in_force() {
+        // What a SIGKILL between `write_all`/`sync_all` and `rename` leaves:
+        // the complete old file and a temporary sibling, full or cut short.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let s = StateStore::open(&path).expect("open");
+        s.save("src", state(100)).expect("save");
+        drop(s);
+        let full = dir.path().join(".state.json.tmp.4242");
+        let cut = dir.path().join(".state.json.tmp.17");
+        std::fs::write(
+            &full,
+            br#"{"version":1,"pollers":{"src":{"watermark_ms":999}}}"#,
+        )
+        .expect("write");
+        std::fs::write(&cut, br#"{"version":1,"pollers":{"sr"#).expect("write");
+        // Not ours: other files, and names that only look similar, stay.
+        let other = [
+            ".state.json.tmp.",
+            ".state.json.tmp.12x",
+            "state.json.tmp.5",
+            ".other.json.tmp.5",
+        ];
+        for o in other {
+            std::fs::write(dir.path().join(o), "x").expect("write");
+        }
+        let again = StateStore::open(&path).expect("reopen");
+        assert_eq!(
+            again.get("src"),
+            Some(state(100)),
+            "the old state is in force"
+        );
+        assert!(!full.exists() && !cut.exists(), "leftovers removed");
+        for o in other {
+            assert!(dir.path().join(o).exists(), "{o} left alone");
+        }
+        again.save("src", state(200)).expect("save");
+        assert_eq!(
+            StateStore::open(&path).expect("reopen").get("src"),
+            Some(state(200))
+        );
+    }
+
+    #[test]
+    fn the_floor_round_trips_and_older_files_without_it_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let s = StateStore::open(&path).expect("open");
+        let start = PollerState {
+            watermark_ms: 5,
+            delivered: Vec::new(),
+            floor_ms: Some(5),
+        };
+        s.save("src", start.clone()).expect("save");
+        assert_eq!(
+            StateStore::open(&path).expect("reopen").get("src"),
+            Some(start)
+        );
+        // A file of the format before `floor_ms` (same version) loads as `None`.
+        std::fs::write(
+            &path,
+            r#"{"version":1,"pollers":{"src":{"watermark_ms":7,"delivered":[]}}}"#,
+        )
+        .expect("write");
+        let old = StateStore::open(&path)
+            .expect("reopen")
+            .get("src")
+            .expect("entry");
+        assert_eq!((old.watermark_ms, old.floor_ms), (7, None));
+        assert_eq!(
+            StateStore::open(&path).expect("reopen").sources(),
+            vec!["src".to_string()]
+        );
     }
 
     #[test]

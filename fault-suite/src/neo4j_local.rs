@@ -107,6 +107,35 @@ impl Neo4jLocal {
         self.run("stop").await
     }
 
+    /// SIGKILL of the instance's JVM (no shutdown, recovery from the
+    /// transaction log at the next start), then waits until its Bolt port is
+    /// closed. The time from the signal to the closed port.
+    pub async fn kill(&self) -> anyhow::Result<Duration> {
+        let pid_file = self.repo.join(DIR).join("neo4j.pid");
+        let pid = std::fs::read_to_string(&pid_file)
+            .with_context(|| format!("reading {}", pid_file.display()))?;
+        let pid = pid.trim();
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("{} does not hold a process id", pid_file.display());
+        }
+        let started = Instant::now();
+        let status = Command::new("kill")
+            .args(["-KILL", pid])
+            .status()
+            .await
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill -KILL {pid} (the suite's Neo4j) failed ({status})");
+        }
+        while std::net::TcpStream::connect(("127.0.0.1", PORT)).is_ok() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("Neo4j's port {PORT} is still open 30 s after SIGKILL of pid {pid}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(started.elapsed())
+    }
+
     /// Stops the instance without waiting, for an interrupted run.
     pub fn stop_blocking(&self) {
         let _ = std::process::Command::new(self.repo.join("scripts/neo4j-local"))

@@ -68,6 +68,7 @@ pub struct Managed {
     log_dir: PathBuf,
     child: Option<Child>,
     incarnation: u32,
+    started_at: Option<std::time::Instant>,
 }
 
 impl Managed {
@@ -79,6 +80,7 @@ impl Managed {
             log_dir: log_dir.to_path_buf(),
             child: None,
             incarnation: 0,
+            started_at: None,
         }
     }
 
@@ -95,6 +97,11 @@ impl Managed {
     /// How often the process was started.
     pub fn incarnations(&self) -> u32 {
         self.incarnation
+    }
+
+    /// Time since the current incarnation was started.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started_at.map(|t| t.elapsed()).unwrap_or_default()
     }
 
     /// Starts a new incarnation (the previous one must have ended).
@@ -127,6 +134,7 @@ impl Managed {
             )
         })?;
         self.child = Some(child);
+        self.started_at = Some(std::time::Instant::now());
         Ok(())
     }
 

@@ -31,11 +31,32 @@ pub struct FaultLine {
     pub injected: usize,
 }
 
+/// One exporter's restarts.
+#[derive(Debug, Clone, Default)]
+pub struct Restarts {
+    /// Exporter name.
+    pub name: String,
+    /// Restarts (incarnations after the first).
+    pub restarts: usize,
+    /// Of them, started while its state file existed: these must resume from it.
+    pub with_state: usize,
+    /// Of those, the ones whose log says they resumed from the state file.
+    pub resumed: usize,
+}
+
 /// Everything the table shows.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     /// `short` or `long`.
     pub form: String,
+    /// The seed of the run's schedule and emulator.
+    pub seed: u64,
+    /// Found traces older than their exporter's first lower edge (not owed).
+    pub before_edge: usize,
+    /// Sink kills timed inside a Neo4j write (queue depth above 0).
+    pub in_tx_hits: usize,
+    /// Exporter kills within 10 s of that incarnation's start.
+    pub early_exporter_kills: usize,
     /// Injected faults.
     pub faults: Vec<FaultLine>,
     /// CTS answers 500 / 429 the exporters saw (from their logs).
@@ -55,14 +76,47 @@ pub struct Report {
     /// Events the exporters gave up on (dead-letter lines).
     pub dead_letters: usize,
     /// Per exporter: restarts, and how many of them resumed from the state file.
-    pub restarts: Vec<(String, usize, usize)>,
+    pub restarts: Vec<Restarts>,
     /// Whether both watermarks passed the cut-off in time.
     pub drained: bool,
     /// Phases and their durations.
     pub phases: Vec<(String, Duration)>,
 }
 
+/// The header of the per-seed summary of a run over several seeds.
+pub const SUMMARY_HEADER: &str = "| seed | faults injected | exporter kills (first 10 s of life) | sink kills in a write | expected | found | missing / extra / duplicated | duplicate keys | clean shutdowns | duration | verdict |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|";
+
 impl Report {
+    /// One row of the per-seed summary.
+    pub fn summary_line(&self) -> String {
+        let c = &self.comparison;
+        let injected: usize = self.faults.iter().map(|f| f.injected).sum();
+        let planned: usize = self.faults.iter().map(|f| f.planned).sum();
+        let kills: usize = self
+            .faults
+            .iter()
+            .filter(|f| f.what.starts_with("exporter"))
+            .map(|f| f.injected)
+            .sum();
+        let total: Duration = self.phases.iter().map(|(_, d)| *d).sum();
+        format!(
+            "| {} | {injected} of {planned} | {kills} ({}) | {} | {} | {} | {} / {} / {} | {} | {} of {} | {:.0} s | {} |",
+            self.seed,
+            self.early_exporter_kills,
+            self.in_tx_hits,
+            c.expected,
+            c.found,
+            c.missing.len(),
+            c.extra.len(),
+            c.duplicated.len(),
+            self.duplicate_keys(),
+            self.clean_shutdowns(),
+            self.shutdowns.len(),
+            total.as_secs_f64(),
+            if self.failures().is_empty() { "PASS" } else { "FAIL" }
+        )
+    }
+
     /// Duplicate node keys over all labels.
     pub fn duplicate_keys(&self) -> i64 {
         self.keys.iter().map(|k| k.duplicate_keys).sum()
@@ -84,11 +138,13 @@ impl Report {
                 ));
             }
         }
-        for (name, restarts, resumed) in &self.restarts {
-            if resumed != restarts {
+        for r in &self.restarts {
+            if r.resumed != r.with_state {
                 out.push(format!(
-                    "{name}: {} of {restarts} restarts found no saved state (killed before its first window was delivered), so the restart from the state file was not exercised",
-                    restarts - resumed
+                    "{}: {} of {} restarts with a state file did not resume from it",
+                    r.name,
+                    r.with_state - r.resumed,
+                    r.with_state
                 ));
             }
         }
@@ -177,7 +233,11 @@ impl Report {
     pub fn render(&self) -> String {
         let c = &self.comparison;
         let mut s = String::new();
-        let _ = writeln!(s, "| fault suite ({}) | value |", self.form);
+        let _ = writeln!(
+            s,
+            "| fault suite ({}, seed {}) | value |",
+            self.form, self.seed
+        );
         let _ = writeln!(s, "|---|---:|");
         for f in &self.faults {
             let _ = writeln!(s, "| fault: {} | {} of {} |", f.what, f.injected, f.planned);
@@ -187,19 +247,29 @@ impl Report {
             "| fault: CTS answered 500 / 429 (always on, seen by the exporters) | {} / {} |",
             self.cts_500, self.cts_429
         );
+        let _ = writeln!(
+            s,
+            "| sink kills that landed while a Neo4j write was in flight | {} |",
+            self.in_tx_hits
+        );
         let resumed: Vec<String> = self
             .restarts
             .iter()
-            .map(|(n, r, ok)| format!("{n} {ok} of {r}"))
+            .map(|r| {
+                format!(
+                    "{} {} of {} ({} restarts in all)",
+                    r.name, r.resumed, r.with_state, r.restarts
+                )
+            })
             .collect();
         let _ = writeln!(
             s,
-            "| exporter restarts that resumed from their state file | {} |",
+            "| exporter restarts with a state file that resumed from it | {} |",
             resumed.join(", ")
         );
         let _ = writeln!(
             s,
-            "| traces expected (visible at the cut-off) | {} |",
+            "| traces expected (visible at the cut-off, after the first lower edge) | {} |",
             c.expected
         );
         let _ = writeln!(s, "| traces found (Action nodes) | {} |", c.found);
@@ -207,6 +277,11 @@ impl Report {
             s,
             "| … of them visible only after the cut-off | {} |",
             c.after_cutoff
+        );
+        let _ = writeln!(
+            s,
+            "| … of them older than their exporter's first lower edge (not owed) | {} |",
+            self.before_edge
         );
         let _ = writeln!(s, "| traces missing | {} |", c.missing.len());
         let _ = writeln!(
@@ -339,7 +414,9 @@ mod tests {
         assert!(r.failures().is_empty(), "{:?}", r.failures());
         let text = r.render();
         assert!(
-            text.contains("| traces expected (visible at the cut-off) | 3 |"),
+            text.contains(
+                "| traces expected (visible at the cut-off, after the first lower edge) | 3 |"
+            ),
             "{text}"
         );
         assert!(
@@ -361,12 +438,19 @@ mod tests {
         r.shutdowns[0].code = Some(70);
         r.faults[0].injected = 0;
         r.drained = false;
-        r.restarts = vec![("exporter-a".into(), 2, 1)];
+        r.restarts = vec![Restarts {
+            name: "exporter-a".into(),
+            restarts: 3,
+            with_state: 2,
+            resumed: 1,
+        }];
         let f = r.failures();
         assert_eq!(f.len(), 7, "{f:?}");
-        assert!(f
-            .iter()
-            .any(|x| x.starts_with("exporter-a: 1 of 2 restarts found no saved state")));
+        assert!(
+            f.iter()
+                .any(|x| x
+                    .starts_with("exporter-a: 1 of 2 restarts with a state file did not resume"))
+        );
         assert!(f.iter().any(
             |x| x.starts_with("12 traces missing, first: m00, m01") && x.ends_with("(2 more)")
         ));

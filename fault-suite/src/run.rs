@@ -99,6 +99,11 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
     // ---- faults
     let mut injected: Vec<(FaultKind, usize)> = Vec::new();
     let mut neo4j_stopped_at = None;
+    // Per exporter, the incarnations that must resume from the state file:
+    // those started while it existed.
+    let mut must_resume: Vec<Vec<u32>> = vec![Vec::new(); EXPORTERS.len()];
+    let mut in_tx_hits = 0usize;
+    let mut early_exporter_kills = 0usize;
     for step in &profile.steps {
         match *step {
             Step::Sleep(d) => stack.watch(d).await?,
@@ -109,24 +114,80 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
                 stack.sinks[sink].start()?;
                 stack.say(&format!("{} started again", SINKS[sink]));
             }
+            Step::KillSinkInTransaction { sink, down, within } => {
+                let port = stack.sink_ports[sink];
+                let depth = stack
+                    .watch_while(write_in_flight(&http, &[port], within))
+                    .await?;
+                let pid = stack.sinks[sink].kill().await?;
+                if depth.is_some() {
+                    in_tx_hits += 1;
+                }
+                stack.say(&format!(
+                    "SIGKILL {} (pid {pid}) {}",
+                    SINKS[sink],
+                    match depth {
+                        Some(d) => format!("with {d} events waiting for their commit"),
+                        None => format!("(no write in flight within {} s)", within.as_secs()),
+                    }
+                ));
+                stack.watch(down).await?;
+                stack.sinks[sink].start()?;
+                stack.say(&format!("{} started again", SINKS[sink]));
+            }
             Step::KillExporter { exporter, down } => {
+                let lived = stack.exporters[exporter].uptime();
+                if lived <= Duration::from_secs(10) {
+                    early_exporter_kills += 1;
+                }
                 let pid = stack.exporters[exporter].kill().await?;
-                stack.say(&format!("SIGKILL {} (pid {pid})", EXPORTERS[exporter]));
+                stack.say(&format!(
+                    "SIGKILL {} (pid {pid}) {:.1} s after its start",
+                    EXPORTERS[exporter],
+                    lived.as_secs_f64()
+                ));
                 stack.watch(down).await?;
                 let other = 1 - stack.exporter_sink[exporter];
                 stack.exporter_sink[exporter] = other;
                 let url = stack::sink_url(stack.sink_ports[other]);
                 stack.exporters[exporter].spec.set("K_SINK", url);
+                let has_state = stack::state_file(run, EXPORTERS[exporter]).exists();
                 stack.exporters[exporter].start()?;
+                if has_state {
+                    must_resume[exporter].push(stack.exporters[exporter].incarnations());
+                }
                 stack.say(&format!(
-                    "{} started again from its state file, now sending to {}",
-                    EXPORTERS[exporter], SINKS[other]
+                    "{} started again after {:.1} s, {}, now sending to {}",
+                    EXPORTERS[exporter],
+                    down.as_secs_f64(),
+                    if has_state {
+                        "with its state file"
+                    } else {
+                        "without a state file (killed before saving its start)"
+                    },
+                    SINKS[other]
                 ));
             }
             Step::StopNeo4j => {
                 let took = stack.watch_while(neo4j.stop()).await??;
                 neo4j_stopped_at = Some(Instant::now());
                 stack.say(&format!("Neo4j stopped (took {:.1} s)", took.as_secs_f64()));
+            }
+            Step::KillNeo4j { within } => {
+                let ports = stack.sink_ports.clone();
+                let depth = stack
+                    .watch_while(write_in_flight(&http, &ports, within))
+                    .await?;
+                let took = stack.watch_while(neo4j.kill()).await??;
+                neo4j_stopped_at = Some(Instant::now());
+                stack.say(&format!(
+                    "SIGKILL Neo4j {} (port closed after {:.1} s)",
+                    match depth {
+                        Some(d) => format!("with {d} events waiting for their commit"),
+                        None => "(no write in flight)".to_string(),
+                    },
+                    took.as_secs_f64()
+                ));
             }
             Step::StartNeo4j { outage } => {
                 let since = neo4j_stopped_at.map(|t| t.elapsed()).unwrap_or(outage);
@@ -159,11 +220,30 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
         expected_truths.push(truth::fetch(&http, &info.base_url, &p.id).await?);
     }
     let cutoff = now_ms();
-    let expected = truth::id_sets(&expected_truths)?;
+    // Each project is owed every trace after its exporter's first lower edge.
+    let mut edges = std::collections::BTreeMap::new();
+    for (i, p) in info.projects.iter().enumerate() {
+        let logs: Vec<PathBuf> = (1..=stack.exporters[i].incarnations())
+            .map(|n| stack.exporters[i].log_of(n))
+            .collect();
+        match stack::first_lower_edge(&logs) {
+            Some(edge) => {
+                edges.insert(p.id.clone(), edge);
+            }
+            None => anyhow::bail!(
+                "{} logged no fresh start (`no saved state; starting CTS_FROM back`); see {}",
+                EXPORTERS[i],
+                stack.exporters[i].log_of(1).display()
+            ),
+        }
+    }
+    let (expected, not_owed) = truth::id_sets_after(&expected_truths, &edges)?;
+    let not_owed_ids: std::collections::HashSet<&String> = not_owed.values().flatten().collect();
     stack.say(&format!(
-        "cut-off: {} traces visible ({}), {} still pending; waiting until both exporters' watermarks pass it",
+        "cut-off: {} traces owed ({} after the first lower edges, of {} visible), {} still pending; waiting until both exporters' watermarks pass it",
         expected.values().map(|s| s.len()).sum::<usize>(),
-        expected_truths.iter().map(|t| t.trace_ids.len().to_string()).collect::<Vec<_>>().join(" + "),
+        expected.values().map(|s| s.len().to_string()).collect::<Vec<_>>().join(" + "),
+        expected_truths.iter().map(|t| t.trace_ids.len()).sum::<usize>(),
         expected_truths.iter().map(|t| t.pending_count).sum::<usize>()
     ));
     let drained = drain(&mut stack, run, cutoff, profile.drain_timeout).await?;
@@ -202,6 +282,10 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
     let found = checks.actions().await?;
     let at_end = truth::id_sets(&final_truths)?;
     let comparison = Comparison::new(&expected, &at_end, &found);
+    let before_edge = found
+        .iter()
+        .filter(|a| not_owed_ids.contains(&a.trace_id))
+        .count();
     let keys = checks.keys().await?;
     let repeated = checks.repeated_relationships().await?;
     drop(checks);
@@ -214,13 +298,18 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
     let restarts = stack
         .exporters
         .iter()
-        .map(|e| {
-            let later: Vec<u32> = (2..=e.incarnations()).collect();
-            let resumed = later
+        .zip(&must_resume)
+        .map(|(e, must)| {
+            let resumed = must
                 .iter()
                 .filter(|n| stack::resumed_from_state(&e.log_of(**n)))
                 .count();
-            (e.name.clone(), later.len(), resumed)
+            crate::report::Restarts {
+                name: e.name.clone(),
+                restarts: e.incarnations().saturating_sub(1) as usize,
+                with_state: must.len(),
+                resumed,
+            }
         })
         .collect();
     let exporter_logs: Vec<PathBuf> = list_logs(run, "exporter-")?;
@@ -229,30 +318,24 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
         .iter()
         .map(|n| stack::dead_letters(&stack::dead_letter_file(run, n)))
         .sum();
-    let faults = [
-        (FaultKind::SinkKill, "sink SIGKILL + restart"),
-        (FaultKind::Neo4jOutage, "Neo4j stopped 20 s + restarted"),
-        (
-            FaultKind::ExporterAKill,
-            "exporter A SIGKILL + restart from state",
-        ),
-        (
-            FaultKind::ExporterBKill,
-            "exporter B SIGKILL + restart from state",
-        ),
-    ]
-    .into_iter()
-    .map(|(kind, what)| FaultLine {
-        what: what.to_string(),
-        planned: profile.planned(kind),
-        injected: injected
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n),
-    })
-    .collect();
+    let faults = FaultKind::ALL
+        .into_iter()
+        .filter(|k| profile.planned(*k) > 0)
+        .map(|kind| FaultLine {
+            what: kind.describe().to_string(),
+            planned: profile.planned(kind),
+            injected: injected
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect();
     Ok(Report {
         form: profile.form.to_string(),
+        seed: profile.seed,
+        before_edge,
+        in_tx_hits,
+        early_exporter_kills,
         faults,
         cts_500,
         cts_429,
@@ -266,6 +349,23 @@ pub async fn run(profile: &Profile, opts: &Options) -> anyhow::Result<Report> {
         drained,
         phases,
     })
+}
+
+/// Polls the sinks on `ports` until one reports events waiting for their
+/// commit (a Neo4j write in flight); that count, or `None` after `within`.
+async fn write_in_flight(http: &reqwest::Client, ports: &[u16], within: Duration) -> Option<f64> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        for port in ports {
+            if let Some(d) = stack::sink_queue_depth(http, *port).await {
+                if d > 0.0 {
+                    return Some(d);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
 }
 
 fn list_logs(run: &Path, prefix: &str) -> anyhow::Result<Vec<PathBuf>> {

@@ -14,8 +14,6 @@ use crate::neo4j_local::Conn;
 use crate::procs::{Managed, Spec};
 use crate::profile::Profile;
 
-/// Seed of the emulator's data (ids, users, delays, fault draws).
-const SEED: u64 = 6_0006;
 /// Domain of the tenant; both projects and all users belong to it.
 const DOMAIN: &str = "OTC00000000001000000666";
 /// The two projects: same region, so they share the `Region` node too.
@@ -51,7 +49,7 @@ pub fn emulator(bin: &Path, run: &Path, p: &Profile) -> Managed {
         "--port".into(),
         "0".into(),
         "--seed".into(),
-        n(&SEED),
+        n(&p.seed),
         "--domain".into(),
         DOMAIN.into(),
         "--projects".into(),
@@ -234,10 +232,11 @@ pub fn exporter(
         "CTS_DEAD_LETTER_FILE",
         dead_letter_file(run, name).display().to_string(),
     );
-    // One-minute windows while catching up, so the watermark (and the state
-    // file) moves every minute of history: an exporter killed during the
-    // initial load resumes from its state instead of starting over.
-    spec.set("CTS_MAX_WINDOW_SECS", "60");
+    // Exporter A keeps the default one-hour window, so its whole first window
+    // is the history and a kill lands inside it (issue 13); exporter B
+    // catches up in five-minute windows, so its watermark moves while it loads.
+    let index = EXPORTERS.iter().position(|e| *e == name).unwrap_or(0);
+    spec.set("CTS_MAX_WINDOW_SECS", p.max_window_secs[index].to_string());
     spec.set("CTS_METRICS_ADDR", "off");
     // cts-client logs each failed CTS attempt at debug: the suite counts them.
     spec.set("RUST_LOG", "info,cts_client::retry=debug");
@@ -272,12 +271,67 @@ pub fn cts_faults_seen(logs: &[PathBuf]) -> (usize, usize) {
 }
 
 /// Whether an exporter's log says it resumed from its state file (and not
-/// from `CTS_FROM` back, which is what it does when it was killed before it
-/// ever saved a watermark).
+/// from `CTS_FROM` back, which is what it does when no earlier incarnation
+/// got as far as saving its starting point).
 pub fn resumed_from_state(log: &Path) -> bool {
     std::fs::read_to_string(log)
         .map(|t| t.contains("resuming from the state file"))
         .unwrap_or(false)
+}
+
+/// The lower edge (`from_ms`) of the first fresh start in an exporter's logs,
+/// given in incarnation order: the point from which every trace is owed. The
+/// first incarnation that logged saving its starting point fixes it; an
+/// incarnation killed before that save sent nothing, and its successor's
+/// fresh start counts instead. Logs of an exporter that does not save its
+/// start (before issue 13) give their first fresh start, so a restart that
+/// starts from a new lower edge shows up as missing traces.
+pub fn first_lower_edge(logs: &[PathBuf]) -> Option<i64> {
+    let mut first_fresh = None;
+    for log in logs {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        for line in text.lines() {
+            let saved = line.contains("starting point saved in the state file");
+            let fresh = line.contains("no saved state; starting CTS_FROM back");
+            if !(saved || fresh) {
+                continue;
+            }
+            let Some(ms) = field_i64(line, "from_ms") else {
+                continue;
+            };
+            if saved {
+                return Some(ms);
+            }
+            first_fresh.get_or_insert(ms);
+        }
+    }
+    first_fresh
+}
+
+fn field_i64(line: &str, key: &str) -> Option<i64> {
+    line.split(&format!("{key}="))
+        .nth(1)?
+        .split(|c: char| !c.is_ascii_digit() && c != '-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `neo4j_sink_queue_depth` from a sink's `/metrics`: events received and
+/// not yet committed and answered. `None` when the sink does not answer.
+pub async fn sink_queue_depth(http: &reqwest::Client, port: u16) -> Option<f64> {
+    let text = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("neo4j_sink_queue_depth "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Non-empty lines of a dead-letter file (0 when there is none).
@@ -303,6 +357,29 @@ mod tests {
             "eu-de_faults must not match eu-de_faultsb's line"
         );
         assert!(parse_emulator_output("  base URL : x\n").is_err());
+    }
+
+    #[test]
+    fn the_lower_edge_is_the_first_saved_start_else_the_first_fresh_start() {
+        let dir = std::env::temp_dir().join(format!("fault-suite-edge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let fresh = |ms: i64| {
+            format!("2026-01-01T00:00:00Z  INFO cts_exporter::poller: no saved state; starting CTS_FROM back cloud=x source=http://e/ from_ms={ms}\n")
+        };
+        let saved = |ms: i64| {
+            format!("2026-01-01T00:00:00Z  INFO cts_exporter::poller: starting point saved in the state file before sending anything cloud=x source=http://e/ from_ms={ms}\n")
+        };
+        let logs: Vec<PathBuf> = (1..=3).map(|n| dir.join(format!("e-{n}.log"))).collect();
+        // Killed before its save, then a start that saved, then a resume.
+        std::fs::write(&logs[0], fresh(100)).expect("write");
+        std::fs::write(&logs[1], fresh(200) + &saved(200)).expect("write");
+        std::fs::write(&logs[2], "resuming from the state file\n").expect("write");
+        assert_eq!(first_lower_edge(&logs), Some(200));
+        // An exporter that never saves its start: the first fresh start counts.
+        std::fs::write(&logs[1], fresh(200)).expect("write");
+        assert_eq!(first_lower_edge(&logs), Some(100));
+        assert_eq!(first_lower_edge(&[dir.join("none.log")]), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Truth {
     pub trace_ids: Vec<String>,
     /// Generated traces not visible yet.
     pub pending_count: usize,
+    /// The trace time (epoch ms) of each id of `trace_ids`, same order.
+    #[serde(default)]
+    pub trace_times_ms: Vec<i64>,
 }
 
 /// Fetches the truth of `project_id` (the route has no injected faults, but
@@ -85,6 +88,46 @@ pub fn id_sets(truths: &[Truth]) -> anyhow::Result<IdSets> {
         out.insert(t.project_id.clone(), set);
     }
     Ok(out)
+}
+
+/// Like [`id_sets`], keeping per project only the ids whose trace time is
+/// after that project's lower edge in `after` (the exporter's first start
+/// owes nothing older); a project without an edge keeps every id. Also
+/// returns, per project, the ids left out.
+pub fn id_sets_after(
+    truths: &[Truth],
+    after: &BTreeMap<String, i64>,
+) -> anyhow::Result<(IdSets, IdSets)> {
+    let mut kept = Vec::new();
+    let mut left_out = IdSets::new();
+    for t in truths {
+        let Some(edge) = after.get(&t.project_id) else {
+            kept.push(t.clone());
+            continue;
+        };
+        if t.trace_times_ms.len() != t.trace_ids.len() {
+            bail!(
+                "the emulator's truth for {} gives {} trace times for {} ids; rebuild cts-emulator (it reports `trace_times_ms`)",
+                t.project_id,
+                t.trace_times_ms.len(),
+                t.trace_ids.len()
+            );
+        }
+        let mut k = t.clone();
+        k.trace_ids.clear();
+        k.trace_times_ms.clear();
+        let out = left_out.entry(t.project_id.clone()).or_default();
+        for (id, time) in t.trace_ids.iter().zip(&t.trace_times_ms) {
+            if time > edge {
+                k.trace_ids.push(id.clone());
+                k.trace_times_ms.push(*time);
+            } else {
+                out.insert(id.clone());
+            }
+        }
+        kept.push(k);
+    }
+    Ok((id_sets(&kept)?, left_out))
 }
 
 /// One `Action` in Neo4j: its trace id and project id.
@@ -246,7 +289,30 @@ mod tests {
             project_id: "a".into(),
             trace_ids: vec!["1".into(), "1".into()],
             pending_count: 0,
+            trace_times_ms: vec![1, 1],
         };
         assert!(id_sets(&[t]).is_err());
+    }
+
+    #[test]
+    fn ids_at_or_before_the_lower_edge_are_not_owed() {
+        let t = |p: &str, ids: &[(&str, i64)]| Truth {
+            project_id: p.into(),
+            trace_ids: ids.iter().map(|(i, _)| i.to_string()).collect(),
+            pending_count: 0,
+            trace_times_ms: ids.iter().map(|(_, t)| *t).collect(),
+        };
+        let truths = [
+            t("a", &[("1", 99), ("2", 100), ("3", 101)]),
+            t("b", &[("4", 5)]),
+        ];
+        let edges: BTreeMap<String, i64> = [("a".to_string(), 100)].into();
+        let (kept, out) = id_sets_after(&truths, &edges).expect("sets");
+        assert_eq!(kept, sets(&[("a", &["3"]), ("b", &["4"])]));
+        assert_eq!(out, sets(&[("a", &["1", "2"])]));
+        let mut no_times = truths[0].clone();
+        no_times.trace_times_ms.clear();
+        let e = id_sets_after(&[no_times], &edges).expect_err("no times");
+        assert!(e.to_string().contains("rebuild cts-emulator"), "{e}");
     }
 }

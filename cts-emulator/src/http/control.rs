@@ -13,7 +13,8 @@ use crate::state::{lock, now_ms, Shared};
 type St = State<Arc<Shared>>;
 
 /// `GET /_emulator/truth?project_id=<id or name>`: every trace id made
-/// visible so far, in ingestion order, plus the number still pending.
+/// visible so far, in ingestion order, with their trace times
+/// (`trace_times_ms`, the same order), plus the number still pending.
 pub(crate) async fn truth(State(s): St, uri: Uri) -> Response {
     let key = uri.query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -40,14 +41,17 @@ pub(crate) async fn truth(State(s): St, uri: Uri) -> Response {
             format!("unknown project `{key}`; projects: {known}"),
         );
     };
-    let (ids, pending) = {
+    let (ids, times, pending) = {
         let mut feed = lock(&p.feed);
         feed.catch_up(now_ms(), &p.store);
-        let ids = match p.store.read() {
-            Ok(st) => st.ids(),
-            Err(poisoned) => poisoned.into_inner().ids(),
+        let (ids, times) = match p.store.read() {
+            Ok(st) => (st.ids(), st.times_ms()),
+            Err(poisoned) => {
+                let st = poisoned.into_inner();
+                (st.ids(), st.times_ms())
+            }
         };
-        (ids, feed.pending())
+        (ids, times, feed.pending())
     };
     let body = json!({
         "project_id": p.info.id,
@@ -55,6 +59,7 @@ pub(crate) async fn truth(State(s): St, uri: Uri) -> Response {
         "visible_count": ids.len(),
         "pending_count": pending,
         "trace_ids": ids,
+        "trace_times_ms": times,
     });
     json_response(StatusCode::OK, body.to_string())
 }

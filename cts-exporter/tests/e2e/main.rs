@@ -7,6 +7,7 @@ mod auth;
 mod backfill;
 mod config_errors;
 mod conformance;
+mod crash;
 mod delivery;
 mod non_ascii;
 mod polling;

@@ -103,6 +103,17 @@ impl Exporter {
         self.wait_inner(timeout).await
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no handler runs, nothing is flushed or saved.
+    pub async fn kill(mut self) -> Finished {
+        let _ = self.child.kill();
+        self.wait_inner(Duration::from_secs(10)).await
+    }
+
     /// Waits for the process to exit on its own.
     pub async fn wait(mut self, timeout: Duration) -> Finished {
         self.wait_inner(timeout).await

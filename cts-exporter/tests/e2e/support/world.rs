@@ -68,12 +68,17 @@ impl World {
     /// Every visible trace of the first project, by id, read through cts-client.
     pub async fn all_traces(&self) -> HashMap<String, Trace> {
         let (cloud, _) = self.project();
+        self.all_traces_of(&cloud).await
+    }
+
+    /// Every visible trace of the project named `cloud`, by id, read through cts-client.
+    pub async fn all_traces_of(&self, cloud: &str) -> HashMap<String, Trace> {
         let mut opts = LoadOptions::new(self.cwd(), self.cwd());
         opts.env.insert(
             "OS_CLIENT_CONFIG_FILE".into(),
             self.path("clouds.yaml").display().to_string(),
         );
-        let cfg = load_cloud(&opts, Some(&cloud)).expect("cloud");
+        let cfg = load_cloud(&opts, Some(cloud)).expect("cloud");
         let provider = Arc::new(AuthProvider::new(cfg).expect("provider"));
         let client = CtsClient::builder_from_provider(provider)
             .await
