@@ -445,19 +445,24 @@ async fn archive_context(
             "invalid CTS_BACKFILL_PROJECT_ID (--project-id): the archive names project {project_name:?} but no file name or trace holds its id, and {why}; set CTS_BACKFILL_PROJECT_ID (--project-id) to the project's id (32 hex characters)"
         ))
     };
-    if let Err(e) = otc_auth::load_cloud(&otc_auth::LoadOptions::from_process(), cloud) {
+    let cloud_cfg = otc_auth::load_cloud(&otc_auth::LoadOptions::from_process(), cloud)
+        .map_err(|e| missing(format!("no clouds.yaml credentials can look it up ({e})")))?;
+    if cloud_cfg.region != region {
         return Err(missing(format!(
-            "no clouds.yaml credentials can look it up ({e})"
+            "the cloud {:?} in clouds.yaml is in region {:?}, not {region:?}",
+            cloud_cfg.name, cloud_cfg.region
         )));
+    }
+    if let (Some(_), Some(configured)) = (&project_part, &cloud_cfg.project_name) {
+        if *configured != project_name {
+            return Err(missing(format!(
+                "the cloud {:?} in clouds.yaml is for project {configured:?}",
+                cloud_cfg.name
+            )));
+        }
     }
     tracing::info!(project = %project_name, "asking IAM for the archive's project id");
     let tenant = connect(cfg, cloud).await?;
-    if tenant.context.region != region {
-        return Err(missing(format!(
-            "the cloud in clouds.yaml is in region {:?}, not {region:?}",
-            tenant.context.region
-        )));
-    }
     let endpoint = Url::parse(&tenant.context.source)
         .map_err(|e| AppError::Runtime(format!("the tenant's source is not a URL: {e}")))?;
     let mut ctx = tenant.context.clone();

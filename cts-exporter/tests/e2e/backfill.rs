@@ -452,3 +452,64 @@ async fn a_project_name_without_credentials_asks_for_the_project_id_flag() {
     assert_eq!(done.code, Some(78), "{}", done.stderr);
     assert!(done.stderr.contains("not a project id"), "{}", done.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_name_is_looked_up_in_iam_only_when_credentials_are_there() {
+    let world = World::start(history(10, Duration::from_secs(3600)), AuthKind::Password).await;
+    let (project_name, project_id) = world.project();
+    assert_eq!(project_name, "eu-de_demo");
+    let sink = TestSink::start().await;
+    let traces = r#"[{"trace_id": "iam-1", "trace_name": "login", "service_type": "IAM", "resource_url": "/v3/auth/tokens"}]"#;
+    let write = |root: &Path, token: &str| {
+        let dir = root.join("CloudTraces/eu-de/2024/5/3/system/IAM");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join(format!(
+                "cts_CloudTrace_{token}_2024-05-03T10-05-17Z_0faa86bc40071242.json"
+            )),
+            traces,
+        )
+        .expect("write");
+    };
+    let named = world.path("named");
+    write(&named, "eu-de-demo");
+    let env = world.env(&sink.url());
+    let args = ["backfill", "--archive-dir", named.to_str().expect("utf-8")];
+    let done = Exporter::spawn(&args, &env, world.cwd()).wait(LONG).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("asking IAM for the archive's project id"),
+        "{}",
+        done.stderr
+    );
+    let got = sink.received();
+    assert_eq!(got.len(), 1);
+    let ev = &got[0].event;
+    assert_eq!(
+        ev.extension("project").map(|p| p.to_string()),
+        Some(project_id.clone())
+    );
+    // The catalog's CTS host, as the poller's source.
+    let source = cloudevents::AttributesReader::source(ev).to_string();
+    assert!(
+        source.starts_with("http://127.0.0.1:")
+            && source.ends_with(&format!("/projects/{project_id}/trackers/system")),
+        "{source}"
+    );
+
+    // File names of another project than the cloud's: refused, nothing sent.
+    let other = world.path("other");
+    write(&other, "eu-de-other");
+    let args = ["backfill", "--archive-dir", other.to_str().expect("utf-8")];
+    let done = Exporter::spawn(&args, &env, world.cwd()).wait(LONG).await;
+    assert_eq!(done.code, Some(78), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("\"eu-de_other\"")
+            && done.stderr.contains("is for project \"eu-de_demo\"")
+            && done.stderr.contains("--project-id"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(sink.received().len(), 1);
+}
