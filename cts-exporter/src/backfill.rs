@@ -7,6 +7,13 @@
 //! archive files are parsed incrementally on a blocking thread feeding a
 //! small channel, and the pipeline bounds what is in flight. A progress line
 //! goes to stderr every few seconds and a summary at the end.
+//!
+//! An archive needs no API: its region, tracker and project come from the
+//! OBS path, the file names, the traces' `resource_url` or `--region` /
+//! `--project-id`, and its source uses the region's CTS host
+//! (docs/events.md, "Archive backfills without IAM"). IAM is asked only to
+//! turn a project name into an id. An archive mixing regions, trackers or
+//! projects is refused before anything is sent.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -31,7 +38,7 @@ use crate::metrics::PollerMetrics;
 use crate::poller::stopped;
 use crate::seen::Seen;
 use crate::source::Fetched;
-use crate::tenant::connect;
+use crate::tenant::{configured_cloud, connect};
 use crate::window::Window;
 
 /// Fetch failures of one window tolerated before the backfill gives up.
@@ -328,7 +335,7 @@ fn one_value(
     let first = it.next();
     if let (Some((a, pa)), Some((b, pb))) = (first, it.next()) {
         return Err(AppError::Config(format!(
-            "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the archive mixes {what}s {a:?} ({}) and {b:?} ({}); {fix}",
+            "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the archive mixes {what} {a:?} ({}) and {b:?} ({}); {fix}",
             pa.display(),
             pb.display()
         )));
@@ -359,8 +366,8 @@ async fn archive_context(
         }
     }
     let fix = "back up each one separately, e.g. --archive-dir <DIR>/CloudTraces/<region>/... for one region, tracker and project";
-    let path_region = one_value("region", &regions, fix)?;
-    let tracker = one_value("tracker", &trackers, fix)?.unwrap_or_else(|| cfg.tracker.clone());
+    let path_region = one_value("regions", &regions, fix)?;
+    let tracker = one_value("trackers", &trackers, fix)?.unwrap_or_else(|| cfg.tracker.clone());
     let region = match (&bcfg.region, path_region) {
         (Some(flag), Some(path)) if *flag != path => {
             return Err(AppError::Config(format!(
@@ -399,7 +406,7 @@ async fn archive_context(
             }
         }
     }
-    let project_part = one_value("project (file name part <region>-<project>)", &parts, fix)?;
+    let project_part = one_value("projects (file names <region>-<project>)", &parts, fix)?;
     let name_id = project_part
         .as_deref()
         .filter(|p| is_hex_id(p))
@@ -445,7 +452,7 @@ async fn archive_context(
             "invalid CTS_BACKFILL_PROJECT_ID (--project-id): the archive names project {project_name:?} but no file name or trace holds its id, and {why}; set CTS_BACKFILL_PROJECT_ID (--project-id) to the project's id (32 hex characters)"
         ))
     };
-    let cloud_cfg = otc_auth::load_cloud(&otc_auth::LoadOptions::from_process(), cloud)
+    let cloud_cfg = configured_cloud(cloud)
         .map_err(|e| missing(format!("no clouds.yaml credentials can look it up ({e})")))?;
     if cloud_cfg.region != region {
         return Err(missing(format!(

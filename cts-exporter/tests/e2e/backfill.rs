@@ -388,6 +388,31 @@ async fn an_archive_that_mixes_regions_is_refused_naming_both() {
         done.stderr
     );
     assert!(done.stdout.is_empty(), "nothing printed: {}", done.stdout);
+    std::fs::remove_dir_all(archive.join("CloudTraces/eu-nl")).expect("rm");
+    // Two trackers, or two projects in the file names, are refused the same way.
+    let de = archive.join("CloudTraces/eu-de");
+    let name = written.files[0].file_name().expect("name").to_owned();
+    let copies = [
+        (
+            "2024/5/3/audit-trk/ECS",
+            name.to_string_lossy().into_owned(),
+            "mixes trackers \"audit-trk\"",
+        ),
+        (
+            "2024/5/3/system/ECS",
+            "cts_CloudTrace_eu-de-other_2024-05-03T10-05-17Z_0faa86bc40071242.json.gz".to_string(),
+            "\"demo\"",
+        ),
+    ];
+    for (sub, file, says) in copies {
+        let d = de.join(sub);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::copy(&written.files[0], d.join(&file)).expect("copy");
+        let done = Exporter::spawn(&args, &env, empty.path()).wait(LONG).await;
+        assert_eq!(done.code, Some(78), "{}", done.stderr);
+        assert!(done.stderr.contains(says), "{says}: {}", done.stderr);
+        std::fs::remove_file(d.join(&file)).expect("rm");
+    }
     // One region's folder at a time works.
     let de = archive.join("CloudTraces/eu-de");
     let args = ["backfill", "--archive-dir", de.to_str().expect("utf-8")];
