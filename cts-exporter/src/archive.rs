@@ -61,6 +61,85 @@ pub fn is_trace_file(path: &Path) -> bool {
     is_json && !digest
 }
 
+/// What a file's place in the OBS layout and its name say about its traces
+/// (cts-api.md §6): `.../CloudTraces/<region>/<Y>/<M>/<D>/<tracker>/[<Service>/]`
+/// `<prefix>_CloudTrace_<region or region-project>_<time>Z_<hex>.json[.gz]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileContext {
+    /// The `<region>` folder after the last `CloudTraces` folder.
+    pub region: Option<String>,
+    /// The `<tracker>` folder.
+    pub tracker: Option<String>,
+    /// The `<region>` or `<region>-<project>` part of the file name.
+    pub region_project: Option<String>,
+}
+
+/// Reads the region, tracker and `<region>-<project>` part from `path`; parts
+/// that are not there (a file outside the layout, a renamed file) are `None`.
+pub fn file_context(path: &Path) -> FileContext {
+    let comps: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let mut ctx = FileContext::default();
+    if let Some(i) = comps.iter().rposition(|c| c == "CloudTraces") {
+        // CloudTraces/R/Y/M/D/tracker/[service/]file: the file is at i+6 or later.
+        if comps.len() > i + 2 {
+            ctx.region = Some(comps[i + 1].clone());
+        }
+        if comps.len() > i + 6 {
+            ctx.tracker = Some(comps[i + 5].clone());
+        }
+    }
+    let name = comps.last().map(String::as_str).unwrap_or_default();
+    if let Some(at) = name.rfind("CloudTrace_") {
+        if at == 0 || name[..at].ends_with('_') {
+            let rest = &name[at + "CloudTrace_".len()..];
+            let rest = rest
+                .strip_suffix(".json.gz")
+                .or_else(|| rest.strip_suffix(".json"))
+                .unwrap_or(rest);
+            let parts: Vec<&str> = rest.rsplitn(3, '_').collect();
+            if let [_hex, time, token] = parts[..] {
+                if time.ends_with('Z') && !token.is_empty() {
+                    ctx.region_project = Some(token.to_string());
+                }
+            }
+        }
+    }
+    ctx
+}
+
+/// True for a 32-character hexadecimal id (the form of OTC project ids).
+pub fn is_hex_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The project id in a trace's `resource_url`, when it has one of the
+/// project-scoped API forms OTC's services use: `/v<N>[.<M>]/<id>/...`
+/// (ECS, EVS, VPC, ELB, KMS), `/<prefix>/v<N>/<id>/...` (AS) and
+/// `/<prefix>/v<N>/projects/<id>/...` (CCE), with a 32-hex id. IAM's own
+/// `/v3/projects/<id>` names the project acted on, not the trace's, and is
+/// not read.
+pub fn url_project_id(resource_url: &str) -> Option<&str> {
+    let segs: Vec<&str> = resource_url.split('/').collect();
+    if segs.first().is_none_or(|s| !s.is_empty()) {
+        return None;
+    }
+    let is_version = |s: &str| {
+        s.strip_prefix('v').is_some_and(|d| {
+            d.starts_with(|c: char| c.is_ascii_digit())
+                && d.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
+    };
+    let at = (1..=2).find(|&i| segs.get(i).is_some_and(|s| is_version(s)))?;
+    match (segs.get(at + 1), segs.get(at + 2)) {
+        (Some(id), _) if is_hex_id(id) => Some(id),
+        (Some(&"projects"), Some(id)) if at == 2 && is_hex_id(id) => Some(id),
+        _ => None,
+    }
+}
+
 /// Every file under `dir` (recursively, sorted by path): `(trace files, skipped files)`.
 pub fn list_files(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut files = Vec::new();

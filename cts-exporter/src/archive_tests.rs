@@ -107,3 +107,83 @@ fn gzip_files_and_digest_skipping() {
     got.sort();
     assert_eq!(got, vec!["p1", "z1", "z2"]);
 }
+
+#[test]
+fn the_obs_path_and_file_name_give_region_tracker_and_project() {
+    let p = Path::new("/x/bucket/CloudTraces/eu-de/2024/5/3/system/ECS/cts_CloudTrace_eu-de-demo_2024-05-03T10-05-17Z_0faa86bc40071242.json.gz");
+    let c = file_context(p);
+    assert_eq!(c.region.as_deref(), Some("eu-de"));
+    assert_eq!(c.tracker.as_deref(), Some("system"));
+    assert_eq!(c.region_project.as_deref(), Some("eu-de-demo"));
+    // Without the service folder, with an empty prefix, a prefix with spaces and underscores.
+    let c = file_context(Path::new(
+        "CloudTraces/eu-nl/2024/12/13/trk/CloudTrace_eu-nl_2024-12-13T01-29-19Z_47b9d51830deff47.json",
+    ));
+    assert_eq!(
+        (
+            c.region.as_deref(),
+            c.tracker.as_deref(),
+            c.region_project.as_deref()
+        ),
+        (Some("eu-nl"), Some("trk"), Some("eu-nl"))
+    );
+    let c = file_context(Path::new(
+        "a/File Prefix_x_CloudTrace_eu-de-0123456789abcdef0123456789ABCDEF_2016-05-30T16-20-56Z_21d36ced8c8af71e.json.gz",
+    ));
+    assert_eq!(c.region, None);
+    assert_eq!(c.tracker, None);
+    assert_eq!(
+        c.region_project.as_deref(),
+        Some("eu-de-0123456789abcdef0123456789ABCDEF")
+    );
+    // Hostile names: no layout at all, non-ASCII, a digest file, an empty name part.
+    for name in [
+        "traces.json",
+        "ünïcødé_CloudTrace_ü_2024Z_ff.json",
+        "x_CloudTrace__2024-01-01T00-00-00Z_ff.json",
+        "x_CloudTrace-Digest_eu-de_2017-11-15T10-12-10Z.json.gz",
+        "",
+    ] {
+        let c = file_context(Path::new(name));
+        assert_eq!(c.region, None, "{name}");
+        if name.starts_with('ü') {
+            assert_eq!(c.region_project.as_deref(), Some("ü"));
+        } else {
+            assert_eq!(c.region_project, None, "{name}");
+        }
+    }
+    // A CloudTraces folder with nothing under it says nothing.
+    assert_eq!(file_context(Path::new("CloudTraces/x.json")).region, None);
+}
+
+#[test]
+fn the_project_id_is_read_from_resource_urls_of_the_api_form() {
+    let id = "0123456789abcdef0123456789abcdef";
+    assert_eq!(url_project_id(&format!("/v2/{id}/servers/x")), Some(id));
+    assert_eq!(url_project_id(&format!("/v1.0/{id}")), Some(id));
+    assert_eq!(
+        url_project_id(&format!("/autoscaling-api/v1/{id}/scaling_group/x")),
+        Some(id)
+    );
+    assert_eq!(
+        url_project_id(&format!("/api/v3/projects/{id}/clusters/x")),
+        Some(id)
+    );
+    for bad in [
+        "/v3/auth/tokens".to_string(),
+        format!("/v3/projects/{id}"),
+        format!("/a/b/v3/{id}"),
+        format!("/api/v3/projects/x{id}"),
+        format!("/v3/x/{id}"),
+        format!("v2/{id}/x"),
+        format!("/x2/{id}/x"),
+        format!("/v/{id}/x"),
+        "/v2/0123456789abcdef0123456789abcde/x".into(),
+        "/v2/0123456789abcdef0123456789abcdeg/x".into(),
+        String::new(),
+        "/".into(),
+        "/v2/ü".into(),
+    ] {
+        assert_eq!(url_project_id(&bad), None, "{bad}");
+    }
+}

@@ -7,6 +7,13 @@
 //! archive files are parsed incrementally on a blocking thread feeding a
 //! small channel, and the pipeline bounds what is in flight. A progress line
 //! goes to stderr every few seconds and a summary at the end.
+//!
+//! An archive needs no API: its region, tracker and project come from the
+//! OBS path, the file names, the traces' `resource_url` or `--region` /
+//! `--project-id`, and its source uses the region's CTS host
+//! (docs/events.md, "Archive backfills without IAM"). IAM is asked only to
+//! turn a project name into an id. An archive mixing regions, trackers or
+//! projects is refused before anything is sent.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -16,16 +23,22 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use std::collections::BTreeMap;
+
+use url::Url;
+
 use crate::app::{AppError, Shared};
-use crate::archive::{list_files, read_file, ReadError};
+use crate::archive::{file_context, is_hex_id, list_files, read_file, url_project_id, ReadError};
 use crate::cli::BackfillArgs;
-use crate::config::{BackfillConfig, BackfillSource, ConfigError};
+use crate::config::{is_region, BackfillConfig, BackfillSource, Config, ConfigError};
+use crate::delivery::pipeline::{random_jitter, Pipeline};
 use crate::dispatcher::Dispatcher;
+use crate::event::EventContext;
 use crate::metrics::PollerMetrics;
 use crate::poller::stopped;
 use crate::seen::Seen;
 use crate::source::Fetched;
-use crate::tenant::connect;
+use crate::tenant::{configured_cloud, connect};
 use crate::window::Window;
 
 /// Fetch failures of one window tolerated before the backfill gives up.
@@ -38,7 +51,17 @@ struct Report {
     files_skipped: usize,
     files_failed: Vec<(PathBuf, String)>,
     bad_traces: u64,
+    /// Archive traces whose `resource_url` names another project: not sent.
+    foreign: u64,
     interrupted: bool,
+}
+
+/// What a backfill reads.
+enum Input {
+    /// The CTS API over `(since, until)`.
+    Api(Arc<dyn crate::source::TraceSource>, i64, i64),
+    /// These archive files under this directory.
+    Archive(PathBuf, Vec<PathBuf>),
 }
 
 /// Runs a backfill to the end (or until SIGTERM).
@@ -52,30 +75,64 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
         )
         .into());
     }
-    let tenant = connect(cfg, cfg.clouds.first().and_then(|c| c.as_deref())).await?;
     let metrics = Arc::new(PollerMetrics::default());
-    let mut dispatcher = shared.dispatcher(&tenant, Seen::new(cfg.dedup_capacity.get()), &metrics);
     let mut shutdown = shared.shutdown.clone();
+    let mut report = Report::default();
+    let cloud = cfg.clouds.first().and_then(|c| c.as_deref());
+    // The API needs IAM; an archive does not, unless a project name must become an id.
+    let (ctx, input) = match &bcfg.source {
+        BackfillSource::Api { since_ms, until_ms } => {
+            let tenant = connect(cfg, cloud).await?;
+            (
+                tenant.context.clone(),
+                Input::Api(tenant.source, *since_ms, *until_ms),
+            )
+        }
+        BackfillSource::Archive(dir) => {
+            let (files, skipped) = list_files(dir)
+                .map_err(|e| AppError::Runtime(format!("cannot list {}: {e}", dir.display())))?;
+            let ctx = archive_context(cfg, &bcfg, &files, cloud).await?;
+            report.files = files.len();
+            report.files_skipped = skipped.len();
+            (ctx, Input::Archive(dir.clone(), files))
+        }
+    };
+    let mut dispatcher = dispatcher_for(shared, ctx.clone(), &metrics);
     let started = Instant::now();
     let progress = spawn_progress(Arc::clone(&metrics), bcfg.progress_every, started);
-    let mut report = Report::default();
-    let outcome = match &bcfg.source {
-        BackfillSource::Api { since_ms, until_ms } => {
-            tracing::info!(source = %tenant.context.source, since_ms, until_ms, "backfill from the CTS API");
+    let outcome = match input {
+        Input::Api(source, since_ms, until_ms) => {
+            tracing::info!(source = %ctx.source, since_ms, until_ms, "backfill from the CTS API");
             from_api(
-                &*tenant.source,
+                &*source,
                 cfg.max_window,
-                *since_ms,
-                *until_ms,
+                since_ms,
+                until_ms,
                 &mut dispatcher,
                 &mut shutdown,
                 &mut report,
             )
             .await
         }
-        BackfillSource::Archive(dir) => {
-            tracing::info!(source = %tenant.context.source, dir = %dir.display(), "backfill from archive files");
-            from_archive(dir.clone(), &mut dispatcher, &mut shutdown, &mut report).await
+        Input::Archive(dir, files) => {
+            tracing::info!(
+                source = %ctx.source,
+                project = %ctx.project_id,
+                region = %ctx.region,
+                tracker = %ctx.tracker,
+                dir = %dir.display(),
+                files = files.len(),
+                skipped = report.files_skipped,
+                "backfill from archive files"
+            );
+            from_archive(
+                files,
+                ctx.project_id.clone(),
+                &mut dispatcher,
+                &mut shutdown,
+                &mut report,
+            )
+            .await
         }
     };
     if report.interrupted {
@@ -90,11 +147,16 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
     let rejected = metrics.rejected.load(Ordering::Relaxed);
     if report.interrupted {
         Err(AppError::Runtime("backfill interrupted before the end; run it again (already sent traces are sent again, the sink is idempotent)".into()))
-    } else if rejected > 0 || !report.files_failed.is_empty() || report.bad_traces > 0 {
+    } else if rejected > 0
+        || !report.files_failed.is_empty()
+        || report.bad_traces > 0
+        || report.foreign > 0
+    {
         Err(AppError::Runtime(format!(
-            "backfill finished with {rejected} refused events, {} unreadable files and {} undecodable traces; see the log{}",
+            "backfill finished with {rejected} refused events, {} unreadable files, {} undecodable traces and {} traces of another project (not sent; back them up with --project-id <their project>); see the log{}",
             report.files_failed.len(),
             report.bad_traces,
+            report.foreign,
             if shared.dead_letter.is_some() { " and the dead-letter file" } else { "" }
         )))
     } else {
@@ -169,26 +231,35 @@ async fn from_api(
 }
 
 async fn from_archive(
-    dir: PathBuf,
+    files: Vec<PathBuf>,
+    project_id: String,
     dispatcher: &mut Dispatcher,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
     report: &mut Report,
 ) -> Result<(), AppError> {
-    let (files, skipped) = list_files(&dir)
-        .map_err(|e| AppError::Runtime(format!("cannot list {}: {e}", dir.display())))?;
-    report.files = files.len();
-    report.files_skipped = skipped.len();
-    tracing::info!(
-        files = files.len(),
-        skipped = skipped.len(),
-        "archive files found"
-    );
     let (tx, mut rx) = mpsc::channel(1024);
     let reader = tokio::task::spawn_blocking(move || {
         let mut failed = Vec::new();
-        let mut bad = 0;
+        let (mut bad, mut foreign) = (0, 0);
         for path in files {
-            let r = read_file(&path, &mut |t| tx.blocking_send(t).is_ok());
+            let mut foreign_here = 0u64;
+            let r = read_file(&path, &mut |t| {
+                // Never send a trace under a project it does not belong to.
+                let other = t
+                    .resource_url
+                    .as_deref()
+                    .and_then(url_project_id)
+                    .filter(|p| !p.eq_ignore_ascii_case(&project_id));
+                if let Some(other) = other {
+                    if foreign_here == 0 {
+                        tracing::error!(file = %path.display(), trace_project = other, project = %project_id, "archive trace of another project; not sent");
+                    }
+                    foreign_here += 1;
+                    return true;
+                }
+                tx.blocking_send(t).is_ok()
+            });
+            foreign += foreign_here;
             match r {
                 Ok(stats) => bad += stats.bad,
                 Err(ReadError::Stopped) => break,
@@ -198,7 +269,7 @@ async fn from_archive(
                 }
             }
         }
-        (failed, bad)
+        (failed, bad, foreign)
     });
     let now = chrono::Utc::now().timestamp_millis();
     loop {
@@ -215,12 +286,228 @@ async fn from_archive(
         }
     }
     drop(rx);
-    let (failed, bad) = reader
+    let (failed, bad, foreign) = reader
         .await
         .map_err(|e| AppError::Runtime(format!("the archive reader failed: {e}")))?;
     report.files_failed = failed;
     report.bad_traces = bad;
+    report.foreign = foreign;
     Ok(())
+}
+
+/// A dispatcher for `ctx`, built like the poller's ([`Shared::dispatcher`]).
+fn dispatcher_for(shared: &Shared, ctx: EventContext, metrics: &Arc<PollerMetrics>) -> Dispatcher {
+    let pipeline = Pipeline::new(
+        Arc::clone(&shared.transport),
+        shared.retry.clone(),
+        shared.concurrency,
+        random_jitter(),
+        Arc::clone(&metrics.retries),
+    );
+    Dispatcher::new(
+        ctx,
+        Arc::new(shared.config.overrides.clone()),
+        Seen::new(shared.config.dedup_capacity.get()),
+        pipeline,
+        Arc::clone(metrics),
+        shared.dead_letter.clone(),
+    )
+}
+
+/// The CTS host of `region` as OTC's catalog names it (cts-api.md §7):
+/// `cts.<region>.otc.t-systems.com`, Swiss OTC (`eu-ch2`) under `.sc.`.
+pub fn regional_cts_url(region: &str) -> Url {
+    let host = if region == "eu-ch2" {
+        format!("https://cts.{region}.sc.otc.t-systems.com/")
+    } else {
+        format!("https://cts.{region}.otc.t-systems.com/")
+    };
+    Url::parse(&host).unwrap_or_else(|_| Url::parse("https://cts.invalid/").expect("a valid URL"))
+}
+
+/// The one value of a setting across the archive's files, or an error naming two that differ.
+fn one_value(
+    what: &str,
+    values: &BTreeMap<String, PathBuf>,
+    fix: &str,
+) -> Result<Option<String>, AppError> {
+    let mut it = values.iter();
+    let first = it.next();
+    if let (Some((a, pa)), Some((b, pb))) = (first, it.next()) {
+        return Err(AppError::Config(format!(
+            "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the archive mixes {what} {a:?} ({}) and {b:?} ({}); {fix}",
+            pa.display(),
+            pb.display()
+        )));
+    }
+    Ok(first.map(|(v, _)| v.clone()))
+}
+
+/// The event context of an archive: from the flags, the OBS paths, the file
+/// names and the traces, with IAM only for a project name without an id.
+async fn archive_context(
+    cfg: &Config,
+    bcfg: &BackfillConfig,
+    files: &[PathBuf],
+    cloud: Option<&str>,
+) -> Result<EventContext, AppError> {
+    let (mut regions, mut trackers, mut names) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for f in files {
+        let c = file_context(f);
+        if let Some(r) = c.region {
+            regions.entry(r).or_insert_with(|| f.clone());
+        }
+        if let Some(t) = c.tracker {
+            trackers.entry(t).or_insert_with(|| f.clone());
+        }
+        if let Some(n) = c.region_project {
+            names.entry(n).or_insert_with(|| f.clone());
+        }
+    }
+    let fix = "back up each one separately, e.g. --archive-dir <DIR>/CloudTraces/<region>/... for one region, tracker and project";
+    let path_region = one_value("regions", &regions, fix)?;
+    let tracker = one_value("trackers", &trackers, fix)?.unwrap_or_else(|| cfg.tracker.clone());
+    let region = match (&bcfg.region, path_region) {
+        (Some(flag), Some(path)) if *flag != path => {
+            return Err(AppError::Config(format!(
+                "invalid CTS_BACKFILL_REGION (--region): {flag:?} disagrees with the archive's CloudTraces/{path}/ folders; drop --region or give --region {path}"
+            )))
+        }
+        (Some(flag), _) => flag.clone(),
+        (None, Some(path)) if is_region(&path) => path,
+        (None, Some(path)) => {
+            return Err(AppError::Config(format!(
+                "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the folder after CloudTraces, {path:?}, is not a region name; set CTS_BACKFILL_REGION (--region), e.g. --region eu-de"
+            )))
+        }
+        (None, None) => {
+            return Err(AppError::Config(
+                "invalid CTS_BACKFILL_REGION (--region): the archive's paths have no CloudTraces/<region>/ folder to tell the region; set CTS_BACKFILL_REGION (--region), e.g. --region eu-de".into(),
+            ))
+        }
+    };
+    // A bare `<region>` in a file name says nothing about the project
+    // (Huawei's newer examples use it for every file); `<region>-<project>` does.
+    let mut parts = BTreeMap::new();
+    for (n, f) in names {
+        if n == region {
+            continue;
+        }
+        match n.strip_prefix(&format!("{region}-")) {
+            Some(p) if !p.is_empty() => {
+                parts.entry(p.to_string()).or_insert(f);
+            }
+            _ => {
+                return Err(AppError::Config(format!(
+                    "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the file name {} says {n:?} but the region is {region:?}; back up each region separately, or set CTS_BACKFILL_REGION (--region) and CTS_BACKFILL_PROJECT_ID (--project-id)",
+                    f.display()
+                )))
+            }
+        }
+    }
+    let project_part = one_value("projects (file names <region>-<project>)", &parts, fix)?;
+    let name_id = project_part
+        .as_deref()
+        .filter(|p| is_hex_id(p))
+        .map(str::to_ascii_lowercase);
+    let scan = files.to_vec();
+    let want_project = bcfg.project_id.is_none() && name_id.is_none();
+    let (traces_project, domain) =
+        tokio::task::spawn_blocking(move || ids_in_traces(&scan, want_project))
+            .await
+            .map_err(|e| AppError::Runtime(format!("the archive reader failed: {e}")))?;
+    let domain = domain.unwrap_or_default();
+    let offline = |project_id: &str| {
+        EventContext::new(
+            &regional_cts_url(&region),
+            project_id,
+            &domain,
+            &region,
+            &tracker,
+        )
+        .with_original_extensions(cfg.original_extensions)
+    };
+    if let Some(flag) = &bcfg.project_id {
+        if let Some(id) = name_id.as_ref().filter(|id| !id.eq_ignore_ascii_case(flag)) {
+            return Err(AppError::Config(format!(
+                "invalid CTS_BACKFILL_PROJECT_ID (--project-id): {flag:?} disagrees with the project id {id:?} in the archive's file names; drop --project-id or back up that project's files separately"
+            )));
+        }
+        return Ok(offline(flag));
+    }
+    if let Some(id) = name_id {
+        return Ok(offline(&id));
+    }
+    if let Some(id) = traces_project {
+        return Ok(offline(&id));
+    }
+    // Only a name is known: IAM can turn it into an id, if there are credentials.
+    let project_name = match &project_part {
+        Some(p) => format!("{region}_{p}"),
+        None => format!("(not named; region {region})"),
+    };
+    let missing = |why: String| {
+        AppError::Config(format!(
+            "invalid CTS_BACKFILL_PROJECT_ID (--project-id): the archive names project {project_name:?} but no file name or trace holds its id, and {why}; set CTS_BACKFILL_PROJECT_ID (--project-id) to the project's id (32 hex characters)"
+        ))
+    };
+    let cloud_cfg = configured_cloud(cloud)
+        .map_err(|e| missing(format!("no clouds.yaml credentials can look it up ({e})")))?;
+    if cloud_cfg.region != region {
+        return Err(missing(format!(
+            "the cloud {:?} in clouds.yaml is in region {:?}, not {region:?}",
+            cloud_cfg.name, cloud_cfg.region
+        )));
+    }
+    if let (Some(_), Some(configured)) = (&project_part, &cloud_cfg.project_name) {
+        if *configured != project_name {
+            return Err(missing(format!(
+                "the cloud {:?} in clouds.yaml is for project {configured:?}",
+                cloud_cfg.name
+            )));
+        }
+    }
+    tracing::info!(project = %project_name, "asking IAM for the archive's project id");
+    let tenant = connect(cfg, cloud).await?;
+    let endpoint = Url::parse(&tenant.context.source)
+        .map_err(|e| AppError::Runtime(format!("the tenant's source is not a URL: {e}")))?;
+    let mut ctx = tenant.context.clone();
+    ctx.source = EventContext::source_uri(&endpoint, &ctx.project_id, &tracker);
+    ctx.tracker = tracker;
+    Ok(ctx)
+}
+
+/// The first project id in a trace's `resource_url` (`/v<N>/<id>/...`, only
+/// when `want_project`) and the first `user.domain.id` of the archive's traces.
+fn ids_in_traces(files: &[PathBuf], want_project: bool) -> (Option<String>, Option<String>) {
+    let (mut project, mut domain) = (None, None);
+    for f in files {
+        let _ = read_file(f, &mut |t| {
+            if want_project && project.is_none() {
+                project = t
+                    .resource_url
+                    .as_deref()
+                    .and_then(url_project_id)
+                    .map(str::to_ascii_lowercase);
+            }
+            if domain.is_none() {
+                domain = t
+                    .user
+                    .as_ref()
+                    .and_then(|u| u.domain.as_ref())
+                    .and_then(|d| d.id.as_deref())
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string);
+            }
+            domain.is_none() || (want_project && project.is_none())
+        });
+        if domain.is_some() && (project.is_some() || !want_project) {
+            break;
+        }
+    }
+    (project, domain)
 }
 
 fn spawn_progress(

@@ -234,6 +234,12 @@ pub struct BackfillArgs {
     /// Directory of archived trace files in the OBS layout (.json or .json.gz), read instead of the API.
     #[arg(long = "archive-dir", env = "CTS_BACKFILL_ARCHIVE_DIR")]
     pub archive_dir: Option<String>,
+    /// Region of the archive's traces when its paths have no `CloudTraces/<region>/` folder (archive only).
+    #[arg(long = "region", env = "CTS_BACKFILL_REGION")]
+    pub region: Option<String>,
+    /// Project id of the archive's traces; needed when neither file names nor traces carry it (archive only).
+    #[arg(long = "project-id", env = "CTS_BACKFILL_PROJECT_ID")]
+    pub project_id: Option<String>,
     /// Seconds between progress lines on stderr.
     #[arg(
         long = "progress-secs",

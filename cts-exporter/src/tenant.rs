@@ -29,6 +29,12 @@ pub struct Tenant {
     pub source: Arc<dyn TraceSource>,
 }
 
+/// Loads `cloud` (or the only/`OS_CLOUD` cloud when `None`) from clouds.yaml
+/// and the environment, without calling IAM.
+pub fn configured_cloud(cloud: Option<&str>) -> Result<otc_auth::CloudConfig, otc_auth::Error> {
+    load_cloud(&LoadOptions::from_process(), cloud)
+}
+
 /// Loads `cloud` (or the only/`OS_CLOUD` cloud when `None`) and resolves it against IAM.
 pub async fn connect(cfg: &Config, cloud: Option<&str>) -> Result<Tenant, AppError> {
     let opts = LoadOptions::from_process();

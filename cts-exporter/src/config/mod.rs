@@ -23,7 +23,7 @@ use url::Url;
 use crate::cli::CommonArgs;
 use crate::overrides::Overrides;
 
-pub use backfill::{BackfillConfig, BackfillSource};
+pub use backfill::{is_region, BackfillConfig, BackfillSource};
 use sink::sink_config;
 use values::{
     api_choice, boolean, clouds, filters, int_in, metrics_addr, nonzero, path_opt, tracker,
