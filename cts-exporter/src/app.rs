@@ -16,11 +16,12 @@ use crate::delivery::dead_letter::DeadLetter;
 use crate::delivery::pipeline::{random_jitter, Pipeline};
 use crate::delivery::transport::{HttpTransport, PrintTransport, Transport};
 use crate::dispatcher::Dispatcher;
+use crate::event::EventContext;
 use crate::metrics::{PollerMetrics, Registry};
 use crate::poller::{system_clock, Poller, PollerSettings};
 use crate::seen::Seen;
 use crate::state::StateStore;
-use crate::tenant::{connect, Tenant};
+use crate::tenant::connect;
 use crate::window::Planner;
 
 /// Exit code for configuration errors (`EX_CONFIG`).
@@ -81,10 +82,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// A dispatcher for one tenant.
+    /// A dispatcher sending events with `context` (one tenant's, or an archive's).
     pub fn dispatcher(
         &self,
-        tenant: &Tenant,
+        context: EventContext,
         seen: Seen,
         metrics: &Arc<PollerMetrics>,
     ) -> Dispatcher {
@@ -96,7 +97,7 @@ impl Shared {
             Arc::clone(&metrics.retries),
         );
         Dispatcher::new(
-            tenant.context.clone(),
+            context,
             Arc::new(self.config.overrides.clone()),
             seen,
             pipeline,
@@ -180,7 +181,11 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
     let mut pollers = Vec::with_capacity(tenants.len());
     for tenant in tenants {
         let metrics = registry.poller(&tenant.label);
-        let dispatcher = shared.dispatcher(&tenant, Seen::new(cfg.dedup_capacity.get()), &metrics);
+        let dispatcher = shared.dispatcher(
+            tenant.context.clone(),
+            Seen::new(cfg.dedup_capacity.get()),
+            &metrics,
+        );
         let poller = Poller::new(
             tenant.label.clone(),
             Arc::clone(&tenant.source),

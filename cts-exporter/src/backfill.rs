@@ -31,7 +31,6 @@ use crate::app::{AppError, Shared};
 use crate::archive::{file_context, is_hex_id, list_files, read_file, url_project_id, ReadError};
 use crate::cli::BackfillArgs;
 use crate::config::{is_region, BackfillConfig, BackfillSource, Config, ConfigError};
-use crate::delivery::pipeline::{random_jitter, Pipeline};
 use crate::dispatcher::Dispatcher;
 use crate::event::EventContext;
 use crate::metrics::PollerMetrics;
@@ -97,7 +96,11 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
             (ctx, Input::Archive(dir.clone(), files))
         }
     };
-    let mut dispatcher = dispatcher_for(shared, ctx.clone(), &metrics);
+    let mut dispatcher = shared.dispatcher(
+        ctx.clone(),
+        Seen::new(shared.config.dedup_capacity.get()),
+        &metrics,
+    );
     let started = Instant::now();
     let progress = spawn_progress(Arc::clone(&metrics), bcfg.progress_every, started);
     let outcome = match input {
@@ -293,25 +296,6 @@ async fn from_archive(
     report.bad_traces = bad;
     report.foreign = foreign;
     Ok(())
-}
-
-/// A dispatcher for `ctx`, built like the poller's ([`Shared::dispatcher`]).
-fn dispatcher_for(shared: &Shared, ctx: EventContext, metrics: &Arc<PollerMetrics>) -> Dispatcher {
-    let pipeline = Pipeline::new(
-        Arc::clone(&shared.transport),
-        shared.retry.clone(),
-        shared.concurrency,
-        random_jitter(),
-        Arc::clone(&metrics.retries),
-    );
-    Dispatcher::new(
-        ctx,
-        Arc::new(shared.config.overrides.clone()),
-        Seen::new(shared.config.dedup_capacity.get()),
-        pipeline,
-        Arc::clone(metrics),
-        shared.dead_letter.clone(),
-    )
 }
 
 /// The CTS host of `region` as OTC's catalog names it (cts-api.md §7):
