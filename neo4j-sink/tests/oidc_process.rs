@@ -9,19 +9,18 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[path = "support/leak_check.rs"]
 mod leak_check;
+#[path = "support/sink_process.rs"]
+mod sink_process;
 #[path = "support/terminate.rs"]
 mod terminate;
 use leak_check::leaks;
+use sink_process::Process;
 
-const BIN: &str = env!("CARGO_BIN_EXE_neo4j-sink");
 const ISSUER: &str = "https://kubernetes.default.svc";
 const AUDIENCE: &str = "neo4j-sink.oidc-process-test";
 
@@ -94,51 +93,7 @@ fn publish(path: &Path, keys: &[&Key]) {
     std::fs::rename(&next, path).expect("rename");
 }
 
-struct Process {
-    child: Child,
-    output: Arc<Mutex<String>>,
-    base: String,
-}
-
 impl Process {
-    fn start(vars: &[(&str, &str)]) -> Process {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let mut child = Command::new(BIN)
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("LISTEN_ADDR", "127.0.0.1")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let output = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let into = Arc::clone(&output);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(pipe);
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                    into.lock().expect("lock").push_str(&line);
-                    line.clear();
-                }
-            });
-        }
-        Process {
-            child,
-            output,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
     async fn wait_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while reqwest::get(format!("{}/healthz", self.base))
@@ -152,10 +107,6 @@ impl Process {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().expect("lock").clone()
     }
 
     async fn post(&self, bearer: &str) -> (u16, Value) {
@@ -181,13 +132,6 @@ impl Process {
             .text()
             .await
             .expect("text")
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

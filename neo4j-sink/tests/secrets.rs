@@ -12,12 +12,8 @@ use neo4rs::{query, ConfigBuilder, Graph};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_neo4j-sink");
 const ISSUER: &str = "https://kubernetes.default.svc";
 const AUDIENCE: &str = "neo4j-sink.secrets-test";
 
@@ -27,9 +23,12 @@ fn distinctive(kind: &str) -> String {
 
 #[path = "support/leak_check.rs"]
 mod leak_check;
+#[path = "support/sink_process.rs"]
+mod sink_process;
 #[path = "support/terminate.rs"]
 mod terminate;
 use leak_check::leaks;
+use sink_process::Process;
 
 #[test]
 fn the_search_finds_what_it_looks_for() {
@@ -88,51 +87,7 @@ fn token(key: &EncodingKey, audience: &str) -> String {
     encode(&header, &claims, key).expect("sign")
 }
 
-struct Process {
-    child: Child,
-    output: Arc<Mutex<String>>,
-    base: String,
-}
-
 impl Process {
-    fn start(vars: &[(&str, &str)]) -> Process {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let mut child = Command::new(BIN)
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("LISTEN_ADDR", "127.0.0.1")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let output = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let into = Arc::clone(&output);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(pipe);
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                    into.lock().expect("lock").push_str(&line);
-                    line.clear();
-                }
-            });
-        }
-        Process {
-            child,
-            output,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
     /// Polls `/readyz` until `done(status, body)`; returns the body.
     async fn readyz_until(&self, what: &str, done: impl Fn(u16, &Value) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -149,22 +104,11 @@ impl Process {
         }
     }
 
-    fn output(&self) -> String {
-        self.output.lock().expect("lock").clone()
-    }
-
     /// SIGTERM, the exit code and everything the process printed.
     async fn stop(mut self) -> (Option<i32>, String) {
         let code = terminate::terminate(&mut self.child, Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         (code, self.output())
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
