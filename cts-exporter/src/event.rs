@@ -40,6 +40,9 @@ pub struct EventContext {
     /// (`CTS_CE_ORIGINAL_EXTENSIONS`); off unless set with
     /// [`EventContext::with_original_extensions`].
     pub original_extensions: bool,
+    /// The project's name (`projectname` extension) when the configuration
+    /// names it, e.g. `eu-de_myproject`; empty when unknown (not sent).
+    pub project_name: String,
 }
 
 impl EventContext {
@@ -58,7 +61,14 @@ impl EventContext {
             region: region.to_string(),
             tracker: tracker.to_string(),
             original_extensions: false,
+            project_name: String::new(),
         }
+    }
+
+    /// Sets the project's name, sent as the `projectname` extension.
+    pub fn with_project_name(mut self, name: Option<&str>) -> Self {
+        self.project_name = name.map(str::trim).unwrap_or_default().to_string();
+        self
     }
 
     /// Turns the original tool's extensions on or off.
@@ -176,6 +186,9 @@ pub fn to_event(
         .extension("region", ctx.region.as_str())
         .extension("domain", domain)
         .extension("tracker", ctx.tracker.as_str());
+    if !ctx.project_name.is_empty() {
+        b = b.extension("projectname", ctx.project_name.as_str());
+    }
     let optional = [
         ("service", trace.service_type.as_deref()),
         ("operation", trace.trace_name.as_deref()),

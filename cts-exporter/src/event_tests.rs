@@ -299,3 +299,15 @@ fn original_extensions_match_a_request_the_original_exporter_sent() {
     }
     assert_eq!(m.content_type.as_deref(), Some("application/json"));
 }
+
+#[test]
+fn the_project_name_travels_only_when_the_configuration_names_it() {
+    let plain = to_event(&trace(), &ctx(), &Overrides::default()).expect("maps");
+    assert_eq!(ext(&plain, "projectname"), None);
+    let named = ctx().with_project_name(Some(" eu-de_münchen "));
+    let ev = to_event(&trace(), &named, &Overrides::default()).expect("maps");
+    assert_eq!(ext(&ev, "projectname").as_deref(), Some("eu-de_münchen"));
+    let blank = ctx().with_project_name(Some("  "));
+    let ev = to_event(&trace(), &blank, &Overrides::default()).expect("maps");
+    assert_eq!(ext(&ev, "projectname"), None);
+}

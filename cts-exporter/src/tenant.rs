@@ -66,7 +66,8 @@ pub async fn connect(cfg: &Config, cloud: Option<&str>) -> Result<Tenant, AppErr
         provider.region(),
         &cfg.tracker,
     )
-    .with_original_extensions(cfg.original_extensions);
+    .with_original_extensions(cfg.original_extensions)
+    .with_project_name(provider.config().project_name.as_deref());
     tracing::info!(cloud = %label, source = %context.source, region = %context.region, api = %cfg.api, "tenant ready");
     let source = CtsSource::new(client, &cfg.tracker, &cfg.filters, cfg.page_size);
     Ok(Tenant {

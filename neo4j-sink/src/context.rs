@@ -209,6 +209,10 @@ pub fn derive(event: &Event, trace: &Trace) -> (TraceContext, Vec<Derived>) {
     if let Some(domain) = domain {
         context = context.with_domain(domain, None);
     }
+    // The project's name, as cts-exporter sends it (`projectname`); only shown, never a key.
+    if let Some(name) = extension(event, "projectname") {
+        context = context.with_project_name(name);
+    }
     (context, derived)
 }
 
@@ -331,7 +335,20 @@ mod tests {
         let (c, derived) = derive(&e, &t);
         assert_eq!((c.project_id.as_str(), c.region.as_str()), ("p1", "eu-nl"));
         assert_eq!(c.domain_id.as_deref(), Some("d1"));
+        assert_eq!(c.project_name, None);
         assert!(derived.is_empty(), "{derived:?}");
+        let named = event(
+            "s",
+            &[
+                ("project", "p1"),
+                ("region", "eu-nl"),
+                ("projectname", "eu-nl_münchen"),
+            ],
+        );
+        assert_eq!(
+            derive(&named, &t).0.project_name.as_deref(),
+            Some("eu-nl_münchen")
+        );
     }
 
     #[test]

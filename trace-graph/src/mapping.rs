@@ -71,6 +71,7 @@ pub fn map_trace(trace: &Trace, ctx: &TraceContext) -> Result<GraphRow, RowError
         region: region.clone(),
         domain_id: ctx_domain_id.clone(),
         domain_name: ctx_domain_name.clone(),
+        name: clean(ctx.project_name.as_ref()),
     };
 
     let user = trace

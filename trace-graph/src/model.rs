@@ -25,6 +25,8 @@ pub struct TraceContext {
     pub domain_id: Option<String>,
     /// The domain (account) name, if known.
     pub domain_name: Option<String>,
+    /// The project's name (e.g. `eu-de_myproject`), if known; stored as `Tenant.name`.
+    pub project_name: Option<String>,
 }
 
 impl TraceContext {
@@ -35,7 +37,14 @@ impl TraceContext {
             region: region.into(),
             domain_id: None,
             domain_name: None,
+            project_name: None,
         }
+    }
+
+    /// The same context with the project's name (shown instead of its id where a person reads it).
+    pub fn with_project_name(mut self, name: impl Into<String>) -> Self {
+        self.project_name = Some(name.into());
+        self
     }
 
     /// The same context with the owning domain's id and (optional) name.
@@ -271,6 +280,9 @@ pub struct TenantNode {
     /// Owning domain name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain_name: Option<String>,
+    /// Project name, when the context knows it (a trace without it never clears it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[cfg(test)]

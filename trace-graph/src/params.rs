@@ -177,6 +177,7 @@ impl Props for TenantNode {
         m.str("region", &self.region);
         m.opt("domainId", &self.domain_id);
         m.opt("domainName", &self.domain_name);
+        m.opt("name", &self.name);
     }
     fn put_refs(&self, row: &mut Putter) {
         row.reference("region", Some(&self.region));

@@ -352,6 +352,25 @@ fn random_unicode_survives_exporter_sink_and_neo4j_byte_for_byte() {
             );
             let got = rt.block_on(read_back(&graph, &prefix));
             prop_assert_eq!(got.len(), docs.len(), "{} mode: traces stored", mode);
+            // The project's name from clouds.yaml travels as `projectname` and names the Tenant.
+            let (project_name, project_id) = world.project();
+            let tenant_name = rt.block_on(async {
+                let mut rows = graph
+                    .execute(
+                        query("MATCH (t:Tenant {projectId: $p}) RETURN t.name AS name")
+                            .param("p", project_id.as_str()),
+                    )
+                    .await
+                    .expect("tenant");
+                let row = rows.next().await.expect("row").expect("a tenant");
+                row.get::<Option<String>>("name").expect("name")
+            });
+            prop_assert_eq!(
+                tenant_name,
+                Some(project_name),
+                "{} mode: Tenant.name",
+                mode
+            );
             for (i, f) in traces.iter().enumerate() {
                 let id = format!("{prefix}{i}-{}", f.id_tail);
                 let id = kept(&id).unwrap_or_default();

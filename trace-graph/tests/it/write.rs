@@ -333,3 +333,35 @@ async fn a_terminated_transaction_is_run_again() {
     assert_eq!(user[0], json!({"id": "id-2", "held": null}));
     db::cleanup(&graph, &run).await;
 }
+
+#[tokio::test]
+async fn a_project_name_is_kept_on_the_tenant_and_never_cleared_by_a_trace_without_one() {
+    let Some((writer, graph)) = db::writer("a_project_name_is_kept_on_the_tenant").await else {
+        return;
+    };
+    let run = db::run_id("pn");
+    let mut records = synth::traces(&run, 4);
+    let name = format!("eu-de_{run}-Müller-名前");
+    records[1].context = records[1].context.clone().with_project_name(name.as_str());
+    writer.write(&records).await.expect("write");
+    let project = records[1].context.project_id.clone();
+    let names = |graph: neo4rs::Graph, project: String| async move {
+        rows(
+            &graph,
+            query("MATCH (t:Tenant {projectId: $p}) RETURN t.name AS name").param("p", project),
+        )
+        .await
+    };
+    assert_eq!(
+        names(graph.clone(), project.clone()).await,
+        vec![json!({"name": name})]
+    );
+    // The same project again from traces that do not know its name: the name stays.
+    let again = synth::traces(&run, 8);
+    writer.write(&again[4..]).await.expect("write again");
+    assert_eq!(
+        names(graph.clone(), project).await,
+        vec![json!({"name": name})]
+    );
+    db::cleanup(&graph, &run).await;
+}
