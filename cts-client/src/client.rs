@@ -165,8 +165,45 @@ impl CtsClient {
         }
     }
 
+    /// The one-call setup: authenticates with `cloud` (a password token or
+    /// AK/SK, per its credentials), finds CTS in the service catalog and
+    /// returns a client with the default settings (v3 API, retries, timeouts).
+    ///
+    /// Use [`CtsClient::builder_from_provider`] to change a setting, or to
+    /// share one [`otc_auth::AuthProvider`] with other clients.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), cts_client::Error> {
+    /// use otc_auth::{load_cloud, LoadOptions};
+    ///
+    /// // OS_CLOUD (or the only cloud in clouds.yaml) selects the cloud.
+    /// let cloud = load_cloud(&LoadOptions::from_process(), None)?;
+    /// let client = cts_client::CtsClient::from_cloud(cloud).await?;
+    /// println!("{}", client.endpoint());
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_cloud(cloud: otc_auth::CloudConfig) -> Result<CtsClient, Error> {
+        let provider = Arc::new(otc_auth::AuthProvider::new(cloud)?);
+        CtsClient::builder_from_provider(provider).await?.build()
+    }
+
     /// Resolves the CTS endpoint from the provider's service catalog (type
     /// `cts`) and starts a builder that authorizes through the provider.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), cts_client::Error> {
+    /// use std::sync::Arc;
+    /// use otc_auth::{load_cloud, AuthProvider, LoadOptions};
+    /// use cts_client::{ApiVersion, CtsClient};
+    ///
+    /// let cloud = load_cloud(&LoadOptions::from_process(), None)?;
+    /// let provider = Arc::new(AuthProvider::new(cloud)?);
+    /// let client = CtsClient::builder_from_provider(provider)
+    ///     .await?
+    ///     .api_version(ApiVersion::V2)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub async fn builder_from_provider(
         provider: Arc<otc_auth::AuthProvider>,
     ) -> Result<CtsClientBuilder, Error> {

@@ -76,9 +76,14 @@ pub enum Error {
         problem: String,
     },
 
-    /// The authorizer could not produce credentials for the request
-    /// (IAM unreachable, wrong password, ...).
-    #[error("could not authorize the CTS request: {0}")]
+    /// otc-auth failed: the cloud configuration could not be loaded, or the
+    /// authorizer could not produce credentials (IAM unreachable, wrong
+    /// password, ...).
+    ///
+    /// Every [`otc_auth::Error`] converts into this variant, so one `?`
+    /// works along the whole path from [`otc_auth::load_cloud`] to a trace
+    /// list, with `cts_client::Error` as the only error type.
+    #[error("OTC authentication failed: {0}")]
     Auth(#[source] otc_auth::Error),
 
     /// CTS rejected the credentials, also after one re-authentication.
@@ -169,6 +174,12 @@ pub enum Error {
     /// in [`crate::TracePage::undecodable`].
     #[error("CTS sent a trace this client cannot read: {0}")]
     UndecodableTrace(Box<crate::UndecodableTrace>),
+}
+
+impl From<otc_auth::Error> for Error {
+    fn from(e: otc_auth::Error) -> Error {
+        Error::Auth(e)
+    }
 }
 
 fn retry_after_text(d: &Option<Duration>) -> String {

@@ -1,41 +1,19 @@
-//! Typed client for the Open Telekom Cloud Cloud Trace Service (CTS).
+#![cfg_attr(feature = "client", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "Typed client for the Open Telekom Cloud Cloud Trace Service (CTS): the [`Trace`] model only \
+           (feature `client` is off)."
+)]
 //!
-//! The [`Trace`] model is always available. The HTTP client (feature
-//! `client`, on by default) adds the trace-list APIs (v1.0, v2.0, v3) with
-//! every filter, a paginating [`futures::Stream`] that follows `marker` →
-//! `next`, the tracker APIs, typed errors and retries with jittered
-//! back-off. Crates that only need the model depend on this one with
-//! `default-features = false` and get no network dependencies.
+//! # Where to start
 //!
-//! Credentials come from [`otc_auth`]: anything implementing
-//! [`otc_auth::RequestAuthorizer`] (a static token, AK/SK signing, or the
-//! full IAM [`otc_auth::AuthProvider`]).
-//!
-//! # Example
-//!
-//! ```no_run
-//! # #[cfg(feature = "client")]
-//! # async fn run() -> Result<(), cts_client::Error> {
-//! use std::sync::Arc;
-//! use futures::TryStreamExt;
-//! use cts_client::{CtsClient, Endpoint, TraceQuery};
-//! use otc_auth::{Secret, StaticToken};
-//!
-//! let endpoint = Endpoint::from_catalog_url(
-//!     "https://cts.eu-de.otc.t-systems.com/v1.0/0391e4486e864c26be5654c522f440f2",
-//! )?;
-//! let auth = Arc::new(StaticToken::new(Secret::new("token from IAM")));
-//! let client = CtsClient::builder(endpoint, auth).build()?; // v3 by default
-//!
-//! let now = 1_700_003_600_000;
-//! let query = TraceQuery::new().window_ms(now - 3_600_000, now).limit(200).service_type("ECS");
-//! let mut traces = std::pin::pin!(client.traces(query));
-//! while let Some(trace) = traces.try_next().await? {
-//!     println!("{:?} {:?}", trace.trace_name, trace.user.and_then(|u| u.name));
-//! }
-//! # Ok(())
-//! # }
-//! ```
+//! - [`CtsClient::from_cloud`]: the one-call setup from an [`otc_auth::CloudConfig`].
+//! - [`CtsClient::builder_from_provider`] or [`CtsClient::builder`] to change settings
+//!   ([`ApiVersion`], [`RetryConfig`], timeouts) or to bring another [`otc_auth::RequestAuthorizer`].
+//! - [`TraceQuery`] (filters; window bounds through [`EpochMillis`]), then [`CtsClient::traces`]
+//!   (every trace, all pages), [`CtsClient::pages`] or [`CtsClient::list_traces`] (one page).
+//! - [`CtsClient::list_trackers`] and [`CtsClient::get_tracker`].
+//! - [`Error`]: the one error type, [`otc_auth::Error`] included (`From`).
 //!
 //! # Behaviour worth knowing
 //!
@@ -85,6 +63,8 @@ pub mod retry;
 #[cfg(feature = "client")]
 mod retry_after;
 #[cfg(feature = "client")]
+mod time;
+#[cfg(feature = "client")]
 mod tracker;
 #[cfg(feature = "client")]
 mod transport;
@@ -105,6 +85,8 @@ pub use params::V2StatusParam;
 pub use query::{TraceQuery, DEFAULT_TRACKER, MAX_LIMIT};
 #[cfg(feature = "client")]
 pub use retry::{RetryConfig, RetryDecision};
+#[cfg(feature = "client")]
+pub use time::EpochMillis;
 #[cfg(feature = "client")]
 pub use tracker::{LtsInfo, ObsInfo, Tracker};
 #[cfg(feature = "client")]

@@ -5,7 +5,7 @@
 //! before any request, so a bad value is reported by name instead of
 //! surfacing as a CTS `400`.
 
-use crate::{Error, TraceRating};
+use crate::{EpochMillis, Error, TraceRating};
 
 /// The largest page size CTS allows (all versions).
 pub const MAX_LIMIT: u32 = 200;
@@ -80,6 +80,37 @@ impl TraceQuery {
     pub fn window_ms(mut self, from_ms: i64, to_ms: i64) -> Self {
         self.from_ms = Some(from_ms);
         self.to_ms = Some(to_ms);
+        self
+    }
+
+    /// Sets the window `(from, to)`: each bound an `i64` of epoch milliseconds,
+    /// a [`std::time::SystemTime`] or (feature `chrono`) a `chrono::DateTime`,
+    /// converted by [`EpochMillis`]. Both bounds are exclusive.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cts_client::TraceQuery;
+    ///
+    /// let now = SystemTime::now();
+    /// let q = TraceQuery::new().window(now - Duration::from_secs(3600), now);
+    /// assert!(q.validate().is_ok());
+    /// assert_eq!(q.to_ms.unwrap() - q.from_ms.unwrap(), 3_600_000);
+    /// ```
+    pub fn window(self, from: impl EpochMillis, to: impl EpochMillis) -> Self {
+        self.window_ms(from.epoch_millis(), to.epoch_millis())
+    }
+
+    /// Sets the start of the window (exclusive); see [`TraceQuery::window`]
+    /// for the types it takes.
+    pub fn since(mut self, from: impl EpochMillis) -> Self {
+        self.from_ms = Some(from.epoch_millis());
+        self
+    }
+
+    /// Sets the end of the window (exclusive); see [`TraceQuery::window`]
+    /// for the types it takes.
+    pub fn until(mut self, to: impl EpochMillis) -> Self {
+        self.to_ms = Some(to.epoch_millis());
         self
     }
 
@@ -236,6 +267,47 @@ pub(crate) fn invalid(field: &'static str, problem: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_takes_system_time_chrono_and_millis_alike() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let (from, to) = (1_700_000_000_000_i64, 1_700_003_600_000_i64);
+        let by_ms = TraceQuery::new().window_ms(from, to);
+        let st = |ms: i64| UNIX_EPOCH + Duration::from_millis(ms as u64);
+        assert_eq!(TraceQuery::new().window(from, to), by_ms);
+        assert_eq!(TraceQuery::new().window(st(from), st(to)), by_ms);
+        assert_eq!(TraceQuery::new().since(st(from)).until(to), by_ms);
+        #[cfg(feature = "chrono")]
+        {
+            use chrono::{TimeZone, Utc};
+            let dt = |ms| Utc.timestamp_millis_opt(ms).single().expect("valid");
+            assert_eq!(TraceQuery::new().window(dt(from), dt(to)), by_ms);
+            let borrowed = dt(from);
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            let q = TraceQuery::new().window(&borrowed, st(to));
+            assert_eq!(q, by_ms);
+        }
+    }
+
+    #[test]
+    fn window_before_1970_is_rejected_by_name() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let e = TraceQuery::new()
+            .window(
+                UNIX_EPOCH - Duration::from_secs(1),
+                UNIX_EPOCH + Duration::from_secs(1),
+            )
+            .validate()
+            .expect_err("negative");
+        assert!(e.to_string().contains("`from_ms`"), "{e}");
+        // Reversed SystemTime bounds are caught like reversed milliseconds.
+        let now = std::time::SystemTime::now();
+        let e = TraceQuery::new()
+            .window(now, now - Duration::from_secs(60))
+            .validate()
+            .expect_err("reversed");
+        assert!(e.to_string().contains("earlier than to_ms"), "{e}");
+    }
 
     #[test]
     fn limit_bounds() {

@@ -108,7 +108,7 @@ async fn rejected_credentials_from_iam_fail_without_a_request() {
     );
     assert!(
         e.to_string()
-            .starts_with("could not authorize the CTS request: IAM at"),
+            .starts_with("OTC authentication failed: IAM at"),
         "{e}"
     );
     assert_eq!(auth.calls.load(Ordering::SeqCst), 1, "not retried");
