@@ -1,8 +1,8 @@
 //! Where CTS lives and how request URLs are built from it.
 //!
 //! The IAM catalog hands out CTS as `https://cts.<region>.../v1.0/<project_id>`
-//! (cts-api.md §3.2). The v2.0 and v3 APIs live under the same host with the
-//! version path segment swapped (§3.3). gophertelekomcloud does that swap as
+//! (OTC IAM, "Querying the Service Catalog"). The v2.0 and v3 APIs live under the same host with the
+//! version path segment swapped (gophertelekomcloud's `NewCTSV2`/`NewCTSV3`, <https://github.com/opentelekomcloud/gophertelekomcloud>). gophertelekomcloud does that swap as
 //! a string replace on the whole URL, which also hits a `v1` in the host;
 //! this module swaps the path segment only, so the host is never touched.
 

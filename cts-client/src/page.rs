@@ -1,6 +1,6 @@
 //! One page of a trace list, as decoded from `{"traces": [...], "meta_data": {...}}`.
 //!
-//! cts-api.md §1.4: `meta_data.count` is the number of traces in this page
+//! The OTC API reference (<https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/v3_apis_recommended/trace_management/querying_a_trace_list.rst>): `meta_data.count` is the number of traces in this page
 //! and `meta_data.marker` the id of its last trace, to be sent as `next` for
 //! the following page (null/absent on the last page).
 //!
@@ -38,7 +38,7 @@ impl TracePage {
     /// including the checks for empty, HTML and truncated bodies.
     /// `content_type` is the response's `Content-Type` header, if any.
     ///
-    /// Public so recorded responses and fuzz inputs (docs/fuzzing.md) can be
+    /// Public so recorded responses and fuzz inputs (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/fuzzing.md>) can be
     /// replayed without a server.
     ///
     /// A trace with a field of the wrong type does not fail the page: it is

@@ -1,4 +1,4 @@
-//! Following `marker` → `next` across pages (cts-api.md §1.6).
+//! Following `marker` → `next` across pages (the `next` parameter of <https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/v3_apis_recommended/trace_management/querying_a_trace_list.rst>).
 //!
 //! The loop continues while the last page had traces **and** a non-empty
 //! marker, and stops otherwise: the docs promise a null marker on the last

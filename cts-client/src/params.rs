@@ -1,6 +1,8 @@
 //! How a [`TraceQuery`] goes on the wire for each API version.
 //!
-//! The versions differ (cts-api.md §1.1, §1.2): v1/v2 carry the tracker in
+//! The versions differ (OTC API reference: v3 <https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/v3_apis_recommended/trace_management/querying_a_trace_list.rst>,
+//! v2.0 <https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/out-of-date_apis/trace_management/querying_traces_v2.0.rst>,
+//! v1.0 <https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/out-of-date_apis/trace_management/querying_traces_v1.0.rst>): v1/v2 carry the tracker in
 //! the path, v3 in `tracker_name`; `trace_type` exists only on v3; the v2
 //! status filter has a disputed name. The query string is percent-encoded
 //! exactly the way AK/SK signing canonicalizes it, so what is signed is
@@ -13,7 +15,7 @@ use crate::{ApiVersion, Error, TraceQuery};
 
 /// The name of the status filter on the **v2** API.
 ///
-/// **\[CONFLICT\]** in cts-api.md §1.1: the 2022 v2 documentation and
+/// **The sources conflict**: the 2022 v2 documentation and
 /// gophertelekomcloud (the library the original exporter uses against real
 /// OTC) send `trace_status`; the current v2 page says `trace_rating`. The
 /// default follows the code that ran against the real service
@@ -103,7 +105,7 @@ impl TraceQuery {
 }
 
 /// Everything except `A-Z a-z 0-9 - _ . ~` is percent-encoded, space as `%20`:
-/// the form AK/SK signing canonicalizes to (cts-api.md §4.1), so the query
+/// the form AK/SK signing canonicalizes to (the canonical request of <https://support.huaweicloud.com/intl/en-us/devg-apisign/api-sign-algorithm-002.html>), so the query
 /// sent is byte-identical to the one signed.
 const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

@@ -17,7 +17,7 @@ pub const DEFAULT_TRACKER: &str = "system";
 /// Epoch milliseconds below this look like seconds (it is March 1973 in ms).
 const SMALLEST_PLAUSIBLE_MS: i64 = 100_000_000_000;
 
-/// Filters and window of a trace-list request (cts-api.md §1.2).
+/// Filters and window of a trace-list request (OTC API reference: <https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/v3_apis_recommended/trace_management/querying_a_trace_list.rst>).
 ///
 /// Every field is optional; `None` means "not sent", and CTS applies its own
 /// default (the last hour for `from`, now for `to`, 10 for `limit`).

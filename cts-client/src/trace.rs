@@ -1,5 +1,6 @@
 //! The typed view of one CTS trace, tolerant of every wire shape that
-//! `cts-api.md` §1.4/§1.5 documents or infers.
+//! the OTC documentation describes (<https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/v3_apis_recommended/trace_management/querying_a_trace_list.rst>, and the v1.0/v2.0 pages beside it) or
+//! gophertelekomcloud's model implies (`openstack/cts/v2/traces`, <https://github.com/opentelekomcloud/gophertelekomcloud>).
 //!
 //! The same struct is used by the client (decoding list pages), the sink
 //! (decoding CloudEvent data) and the graph mapping. It never fails on an

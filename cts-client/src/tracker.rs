@@ -1,4 +1,4 @@
-//! The tracker model (cts-api.md §2).
+//! The tracker model (OTC API reference, "Querying a Tracker": <https://github.com/opentelekomcloud-docs/cloud-trace-service/blob/main/api-ref/source/v3_apis_recommended/tracker_management/querying_a_tracker.rst>).
 //!
 //! v3 lists trackers as `{"trackers": [...]}` with OBS settings under
 //! `obs_info`; v1 returns one object with `bucket_name`/`file_prefix_name`

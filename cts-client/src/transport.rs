@@ -35,7 +35,7 @@ pub(crate) struct Transport {
 }
 
 /// Error codes the API gateway uses for rejected credentials, whatever the
-/// HTTP status (cts-api.md §1.7: the status of APIG.0301 is not documented).
+/// HTTP status (API Gateway's FAQ, <https://github.com/opentelekomcloud-docs/api-gateway/blob/main/umn/source/faqs/api_authentication/common_errors_related_to_iam_authentication_information.rst>, does not document the status of APIG.0301).
 const AUTH_CODES: [&str; 4] = ["APIG.0301", "APIGW.0301", "APIG.0303", "APIGW.0303"];
 
 impl Transport {

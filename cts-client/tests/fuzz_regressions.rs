@@ -1,7 +1,7 @@
 //! Replays every input under `fuzz/regressions/trace_decode/` (crashes the fuzzer found,
 //! plus a few seeds) through the harness of the `trace_decode` fuzz target, on stable
 //! with plain `cargo test`. The harness is the fuzz target's own code, included
-//! here, so a fixed crash stays fixed. docs/fuzzing.md describes the targets.
+//! here, so a fixed crash stays fixed. The repository's docs/fuzzing.md describes the targets.
 
 #[path = "../../fuzz/harness/trace_decode.rs"]
 mod harness;

@@ -40,7 +40,7 @@ pub trait RequestAuthorizer: Send + Sync + std::fmt::Debug {
     ///
     /// The default calls [`RequestAuthorizer::invalidate`]. [`crate::AuthProvider`] with AK/SK
     /// credentials switches to the other signature form once after a signature refusal
-    /// (docs/authentication.md §3.2).
+    /// (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md>, §3.2).
     async fn refused(&self, sent: &HeaderMap, status: u16, body: &[u8]) {
         let _ = (sent, status, body);
         self.invalidate().await;

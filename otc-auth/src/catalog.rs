@@ -1,7 +1,7 @@
 //! The Keystone service catalog and endpoint lookup.
 //!
 //! Both the password flow (token body) and the AK/SK flow (`GET /v3/auth/catalog`) deliver the same
-//! entry shape. Lookup follows gophertelekomcloud (cts-api.md §3.3): match the service `type`, the
+//! entry shape. Lookup follows gophertelekomcloud (`openstack/endpoint_location.go`, <https://github.com/opentelekomcloud/gophertelekomcloud>): match the service `type`, the
 //! interface and the region (`region` or `region_id`), take the first match. As a fallback an endpoint
 //! without a region or with region `*` matches any region.
 

@@ -1,16 +1,16 @@
-//! AK/SK request signing, `SDK-HMAC-SHA256`, in the two forms of cts-api.md §4:
+//! AK/SK request signing, `SDK-HMAC-SHA256`, in its two published forms:
 //!
 //! - [`SignatureForm::Sdk`] (the default): the form of OTC's own Go SDK (gophertelekomcloud
 //!   `signer_helper.go`) and so of every SDK and Terraform user of OTC:
 //!   `Credential=<ak>/<yyyymmdd>///sdk_request`, a key derived from the secret key, and the scope as
-//!   a line of the string to sign (cts-api.md §4.3).
-//! - [`SignatureForm::Guide`]: the form of the Huawei "API Request Signing Guide" (cts-api.md §4.2):
+//!   a line of the string to sign (gophertelekomcloud's `signer_helper.go`, <https://github.com/opentelekomcloud/gophertelekomcloud>).
+//! - [`SignatureForm::Guide`]: the form of the Huawei "API Request Signing Guide" (<https://support.huaweicloud.com/intl/en-us/devg-apisign/api-sign-algorithm-002.html>):
 //!   `Access=<ak>`, the secret key itself as the HMAC key.
 //!
 //! Both forms share one canonical request, built by the guide's rules (query keys sorted
 //! byte-wise, every value of a repeated key, header values trimmed, repeated headers joined with
 //! `,`). For the requests our clients send these are also the SDK's rules; where the SDK differs
-//! (docs/authentication.md §3.2 lists the five cases) we keep the guide's.
+//! (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md> §3.2 lists the five cases) we keep the guide's.
 //!
 //! [`sign`] is a pure function of (request parts, credentials, time): no clock, no I/O, no randomness.
 //! That makes it testable against the published vectors, and lets the provider decide *which* headers

@@ -1,7 +1,7 @@
 //! Replays every input under `fuzz/regressions/clouds_yaml/` (crashes the fuzzer found,
 //! plus a few seeds) through the harness of the `clouds_yaml` fuzz target, on stable
 //! with plain `cargo test`. The harness is the fuzz target's own code, included
-//! here, so a fixed crash stays fixed. docs/fuzzing.md describes the targets.
+//! here, so a fixed crash stays fixed. The repository's docs/fuzzing.md describes the targets.
 
 #[path = "../../fuzz/harness/clouds_yaml.rs"]
 mod harness;

@@ -1,5 +1,5 @@
 //! Measures how long one Bolt request takes as its size grows, to show the
-//! delayed-ACK stall described in docs/performance.md: neo4rs does not set
+//! delayed-ACK stall described in <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/performance.md>: neo4rs does not set
 //! `TCP_NODELAY`, so a request larger than its 8 KiB write buffer can wait
 //! for the server's delayed ACK (about 40 ms on Linux).
 //!

@@ -26,7 +26,7 @@
 //! With the stock Bolt driver, which does not disable Nagle's algorithm, every
 //! request above its 8 KiB write buffer also waited for the server's delayed
 //! ACK (about 40 ms); the workspace now patches the driver (see
-//! docs/performance.md).
+//! <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/performance.md>).
 
 /// Keeps only the rows whose node is new or has a differing value, then sets
 /// the values. What follows (structural relationships) runs only for those.

@@ -29,7 +29,7 @@
 //! To find a node by a value that may be long, without computing the form:
 //! `n.p = $v OR (n.p STARTS WITH left($v, 1024) AND n.pFull = $v)`. The first
 //! 1024 characters of a value are at most 4096 bytes, so they are a prefix of
-//! the stored form; both parts are index seeks (see `docs/graph-model.md`).
+//! the stored form; both parts are index seeks (see <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/graph-model.md>).
 
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -38,7 +38,7 @@ use std::fmt::Write as _;
 /// Longest value, in UTF-8 bytes, that an indexed property stores as it is.
 ///
 /// Half of Neo4j's limit for one range-index entry (8164 bytes for a string
-/// on Neo4j 5.26, measured; `docs/graph-model.md`), far above any real CTS
+/// on Neo4j 5.26, measured; <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/graph-model.md>), far above any real CTS
 /// value. A longer value is stored in index form (see [`index_form`]).
 pub const MAX_INDEXED_BYTES: usize = 4096;
 

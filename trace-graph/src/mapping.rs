@@ -2,7 +2,7 @@
 //! [`GraphRow`]. No I/O, no clock, no randomness: the same input always
 //! gives the same row, which is what the snapshot tests pin down.
 //!
-//! Decisions taken here (documented in `docs/graph-model.md`):
+//! Decisions taken here (documented in <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/graph-model.md>):
 //! - blank strings count as absent, and kept strings are trimmed;
 //! - a trace without a user is performed by a per-domain, per-service
 //!   *system principal* (`User {kind: "system", name: "system"}`);

@@ -1,6 +1,6 @@
 //! The `OS_*` environment variables, read into the same shape as a clouds.yaml entry.
 //!
-//! The variable names follow gophertelekomcloud (`openstack/auth_env.go`, `loader.go`; cts-api.md §5.4);
+//! The variable names follow gophertelekomcloud (`openstack/auth_env.go`, `loader.go`; <https://github.com/opentelekomcloud/gophertelekomcloud>);
 //! where it lists alternatives, the first one set wins. The `AWS_*` aliases gophertelekomcloud also
 //! reads are deliberately *not* read: they belong to AWS, and a shell with AWS keys exported would
 //! otherwise silently turn an OTC password cloud into a broken AK/SK cloud.
@@ -9,7 +9,7 @@ use super::options::LoadOptions;
 use super::raw::{RawAuth, RawCloud};
 use crate::Secret;
 
-/// `(field, variables)` pairs of the auth block, documented in docs/authentication.md.
+/// `(field, variables)` pairs of the auth block, documented in <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md>.
 pub(crate) const AUTH_VARS: &[(&str, &[&str])] = &[
     ("auth_url", &["OS_AUTH_URL"]),
     ("username", &["OS_USERNAME"]),

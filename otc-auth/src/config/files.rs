@@ -1,9 +1,9 @@
 //! Finding and reading `clouds.yaml` and `secure.yaml` the OpenStack way.
 //!
-//! Search order (cts-api.md §5.1): the file named by `OS_CLIENT_CONFIG_FILE` (resp.
+//! Search order (openstacksdk's `openstack/config/loader.py`, <https://github.com/openstack/openstacksdk/blob/master/openstack/config/loader.py>): the file named by `OS_CLIENT_CONFIG_FILE` (resp.
 //! `OS_CLIENT_SECURE_FILE`), then `./`, `~/.config/openstack/`, `/etc/openstack/`, trying `.yaml`,
 //! `.yml`, `.json` in each directory; the first existing file wins. secure.yaml is merged over
-//! clouds.yaml with *secure.yaml winning* (the openstacksdk rule; see docs/authentication.md).
+//! clouds.yaml with *secure.yaml winning* (the openstacksdk rule; see <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md>).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

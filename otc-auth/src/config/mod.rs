@@ -3,7 +3,7 @@
 //! [`load_cloud`] reads `clouds.yaml` (+ `secure.yaml`) and the `OS_*` environment the way OpenStack
 //! tools do and returns a validated [`CloudConfig`]. Precedence, in one line: secure.yaml, then
 //! clouds.yaml, then the environment, then the vendor profile; the region falls back to
-//! `OS_REGION_NAME` before it is derived from the project name. docs/authentication.md has the full
+//! `OS_REGION_NAME` before it is derived from the project name. <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md> has the full
 //! rules.
 
 mod env;

@@ -424,7 +424,7 @@ mod tests {
 
     #[test]
     fn yaml_unterminated_quote_has_line_and_column() {
-        // The original exporter template's bug (cts-api.md §5.3).
+        // The bug of the original Go exporter's clouds.tpl (akyriako/cloudtrace-exporter): an unterminated quote.
         let text = "clouds:\n  otc:\n    auth:\n      project_name: 'eu-de_<PROJECT_NAME>\n      user_domain_name: 'OTC'\n";
         let err = parse_file(Path::new("/x/clouds.yaml"), text).expect_err("syntax error");
         let msg = err.to_string();

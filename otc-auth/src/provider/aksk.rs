@@ -1,4 +1,5 @@
-//! AK/SK authentication: no token, every request is signed (cts-api.md §3.4, §4.2).
+//! AK/SK authentication: no token, every request is signed (gophertelekomcloud's `v3AKSKAuth` in
+//! `openstack/client.go`, <https://github.com/opentelekomcloud/gophertelekomcloud>; the signature per the API Request Signing Guide, <https://support.huaweicloud.com/intl/en-us/devg-apisign/api-sign-algorithm-002.html>).
 //!
 //! The project id is resolved once with a signed `GET {auth_url}/projects?name=`, the catalog once
 //! with a signed `GET {auth_url}/auth/catalog`. Signed headers are `host`, `x-sdk-date`, plus

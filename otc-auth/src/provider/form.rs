@@ -1,7 +1,7 @@
 //! Which AK/SK signature form to use, and the one-time fallback to the other form.
 //!
 //! OTC's gateway receives the OTC SDK's form from every SDK and Terraform user; the signing guide's
-//! form is documented but not seen in the field (docs/authentication.md §3.2). We sign in the
+//! form is documented but not seen in the field (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md>, §3.2). We sign in the
 //! configured form (the SDK's by default). If the gateway refuses a signature of that form before any
 //! signature was accepted, the next request is signed in the other form, once. The first form the
 //! gateway accepts is kept for the life of the provider, and if it is not the configured one a single
@@ -149,7 +149,7 @@ fn code_and_message(body: &[u8]) -> (String, String) {
 }
 
 /// Did the server refuse the credentials (a 401, or an API Gateway credential code with any
-/// status, cts-api.md §1.7)?
+/// status; API Gateway's FAQ <https://github.com/opentelekomcloud-docs/api-gateway/blob/main/umn/source/faqs/api_authentication/common_errors_related_to_iam_authentication_information.rst>)?
 pub(crate) fn is_credential_failure(status: u16, body: &[u8]) -> bool {
     if status == 401 {
         return true;
@@ -164,7 +164,7 @@ pub(crate) fn is_credential_failure(status: u16, body: &[u8]) -> bool {
 /// Is this refusal about the signature itself (so the other form may be accepted)?
 ///
 /// API Gateway answers every AK/SK problem with `APIG.0301` (or `APIGW.0301`) and a message
-/// (cts-api.md §1.7): `verify aksk signature fail` is the one a wrong form causes. Unknown keys
+/// (API Gateway's FAQ, <https://github.com/opentelekomcloud-docs/api-gateway/blob/main/umn/source/faqs/api_authentication/common_errors_related_to_iam_authentication_information.rst>): `verify aksk signature fail` is the one a wrong form causes. Unknown keys
 /// (`ak not exist`), expired signatures (`APIG.0303`, clock skew) and token problems are not cured
 /// by another form. A 401 whose body names no cause counts as a signature refusal: the fallback is
 /// tried only once, so guessing wrong costs one request.

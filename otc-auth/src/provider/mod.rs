@@ -120,7 +120,7 @@ impl AuthProvider {
 
     /// The AK/SK signature form the next request will be signed in (`None` for password and token
     /// credentials): the configured form, or the other one once the gateway refused the configured
-    /// form and accepted the other (docs/authentication.md §3.2).
+    /// form and accepted the other (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md>, §3.2).
     pub fn signature_form(&self) -> Option<SignatureForm> {
         match &self.inner.mode {
             Mode::Token(_) => None,

@@ -1,6 +1,7 @@
 //! Password (and token) authentication: a project-scoped Keystone token, cached and refreshed.
 //!
-//! `POST {auth_url}/auth/tokens` (cts-api.md §3.1) returns the token in `X-Subject-Token` and the
+//! `POST {auth_url}/auth/tokens` (OTC IAM API, "Obtaining a User Token Through Password Authentication",
+//! <https://github.com/opentelekomcloud-docs/identity-access-management/blob/main/api-ref/source/apis/token_management/obtaining_a_user_token_through_password_authentication.rst>) returns the token in `X-Subject-Token` and the
 //! catalog in the body. The token is cached until `expires_at` minus a margin; concurrent callers
 //! share one refresh because the cache sits behind an async mutex that is held across the IAM call.
 
@@ -73,7 +74,7 @@ fn domain_json(d: &DomainRef) -> Value {
     }
 }
 
-/// The request body of cts-api.md §3.1. It contains the password, hence a [`Secret`].
+/// The request body of IAM's password token request (`POST {auth_url}/auth/tokens`). It contains the password, hence a [`Secret`].
 pub(crate) fn request_body(config: &CloudConfig) -> Result<Secret, Error> {
     let identity = match &config.credentials {
         Credentials::Password { user, password } => {

@@ -1,4 +1,5 @@
-//! Published vectors (cts-api.md §4.2) and properties of the canonical request.
+//! Published vectors of the Huawei API Request Signing Guide
+//! (<https://support.huaweicloud.com/intl/en-us/devg-apisign/api-sign-algorithm-002.html> and the pages after it) and properties of the canonical request.
 
 use chrono::TimeZone;
 use http::{HeaderMap, HeaderValue, Method};
@@ -286,7 +287,8 @@ fn sdk_vectors() -> Vec<SdkVector> {
 
 /// The vectors whose canonical request follows the signing guide: the shapes our clients send.
 const GUIDE_SHAPED: [&str; 9] = ["V1", "V2", "V3", "V4", "V5", "V9", "V12", "V13", "V14"];
-/// The vectors that exercise the SDK's canonicalization quirks (docs/authentication.md §3.2).
+/// The vectors that exercise the SDK's canonicalization quirks (the repository's docs/authentication.md §3.2,
+/// <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/authentication.md>).
 const QUIRKS: [&str; 5] = ["V6", "V7", "V8", "V10", "V11"];
 
 fn id(v: &SdkVector) -> &str {
@@ -369,7 +371,7 @@ fn the_guide_form_of_v1_is_the_official_guide_example() {
 
 #[test]
 fn quirk_vectors_keep_the_guide_rules_and_so_differ_from_the_sdk() {
-    // docs/authentication.md §3.2: for these five shapes (which no CTS or IAM call of ours
+    // The repository's docs/authentication.md §3.2: for these five shapes (which no CTS or IAM call of ours
     // produces) we canonicalize by the signing guide, so our signature is not the SDK's.
     let vectors = sdk_vectors();
     let quirks: Vec<&SdkVector> = vectors.iter().filter(|v| QUIRKS.contains(&id(v))).collect();

@@ -90,7 +90,7 @@ fn our_sdk_form_equals_the_go_sdk_signer_on_generated_hostile_requests() {
         if url.path().to_ascii_uppercase().contains("%2F") {
             // A `/` inside a path segment: the SDK signs it as a separator (it encodes the
             // decoded path), the signing guide as `%2F`. We keep the guide's rule
-            // (docs/authentication.md §3.2, sixth row); no CTS or IAM path of ours has one.
+            // (the repository's docs/authentication.md §3.2, sixth row); no CTS or IAM path of ours has one.
             assert_ne!(ours.authorization, s.authorization, "{}", s.url);
             encoded_slash += 1;
         } else {

@@ -1,5 +1,5 @@
 //! The AK/SK signature form: the OTC SDK's by default, the signing guide's as an option, and the
-//! one-time fallback after a gateway signature refusal (docs/authentication.md §3.2), against a
+//! one-time fallback after a gateway signature refusal (the repository's docs/authentication.md §3.2), against a
 //! wiremock gateway that accepts only one form and checks the signature it receives.
 
 use std::sync::{Arc, Mutex};

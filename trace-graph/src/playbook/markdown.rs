@@ -1,4 +1,4 @@
-//! `docs/queries.md`, generated from [`QUESTIONS`] and sample answers, so the
+//! The playbook page (the repository's `docs/queries.md`, <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/queries.md>), generated from [`QUESTIONS`] and sample answers, so the
 //! page shows exactly the Cypher that runs.
 //!
 //! The samples are real answers: trace-graph's playbook test loads a fixture
@@ -109,7 +109,7 @@ in `proj-prod` and makes a backup of the orders database in `proj-data`. Many qu
 point at that evening from another side.
 ";
 
-/// The whole `docs/queries.md` page: the introduction, a table of contents,
+/// The whole playbook page (`docs/queries.md` in the repository): the introduction, a table of contents,
 /// then every question with its parameters, Cypher and sample (when given).
 pub fn markdown(samples: &[Sample]) -> String {
     let mut out = String::from(INTRO);

@@ -6,7 +6,7 @@
 //! each time is slow and easy to get subtly wrong, so the answers are part of
 //! the product: [`QUESTIONS`] lists them, [`run`] answers one against Neo4j and
 //! returns a [`Table`], and `neo4j-sink query` does the same from a shell.
-//! `docs/queries.md` is generated from this list ([`markdown`]) and a test
+//! The repository's `docs/queries.md` (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/queries.md>) is generated from this list ([`markdown`]) and a test
 //! checks that the file matches, so the documentation cannot drift from the
 //! queries that run.
 //!
@@ -41,7 +41,7 @@ pub use table::Table;
 pub struct Question {
     /// Stable command-line name, kebab-case, e.g. `resource-changes`.
     pub name: &'static str,
-    /// The part of `docs/queries.md` the question belongs to, e.g. `Resources`.
+    /// The part of the playbook page (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/queries.md>) the question belongs to, e.g. `Resources`.
     pub section: &'static str,
     /// The question in words, e.g. "Who deleted or changed a resource, and when?".
     pub title: &'static str,

@@ -3,7 +3,7 @@
 //! shortened form, read back byte for byte and found by the playbook.
 //!
 //! Everything here runs against the real server; the figures of
-//! docs/graph-model.md (8164 bytes per range-index entry) are measured here.
+//! the repository's docs/graph-model.md (8164 bytes per range-index entry) are measured here.
 
 use crate::db::{self, rows};
 use neo4rs::{query, Graph};

@@ -3,7 +3,7 @@
 //!
 //! The fragments are macros that expand to string literals, so every query
 //! is still one `&'static str` fixed at compile time (and printed in full in
-//! `docs/queries.md`), while a rule such as "what counts as a read" is
+//! <https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/queries.md>), while a rule such as "what counts as a read" is
 //! written once. No fragment takes a runtime value.
 
 use super::{Param, ParamKind, Question};
@@ -136,7 +136,7 @@ mod network;
 mod resources;
 mod users;
 
-/// Every question of the playbook, in the order of `docs/queries.md`.
+/// Every question of the playbook, in the order of the playbook page (<https://github.com/cloudtrace-exporter/cloudtrace-exporter/blob/main/docs/queries.md>).
 pub static QUESTIONS: &[Question] = &[
     resources::RESOURCE_LOOKUP,
     resources::RESOURCE_CHANGES,
