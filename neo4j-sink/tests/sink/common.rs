@@ -20,24 +20,21 @@ pub struct Env {
     pub uri: String,
     pub user: String,
     pub password: String,
+    /// A testcontainers Neo4j (no TLS listener), not NEO4J_URI's server.
+    pub container: bool,
 }
 
-/// The server settings, or `None` (after saying so) when the test should skip.
+/// The server settings, or `None` (after saying so) when the test should skip:
+/// NEO4J_URI's server, else a testcontainers Neo4j when a container engine
+/// answers, else skip (or fail with NEO4J_REQUIRED=1) (`test_neo4j::server`).
 pub fn env(test: &str) -> Option<Env> {
-    match std::env::var("NEO4J_URI") {
-        Ok(uri) if !uri.trim().is_empty() => Some(Env {
-            uri,
-            user: std::env::var("NEO4J_USER").unwrap_or_else(|_| "neo4j".into()),
-            password: std::env::var("NEO4J_PASSWORD").unwrap_or_default(),
-        }),
-        _ => {
-            if std::env::var("NEO4J_REQUIRED").as_deref() == Ok("1") {
-                panic!("{test}: NEO4J_REQUIRED=1 but NEO4J_URI is not set");
-            }
-            eprintln!("{test}: skipped: NEO4J_URI not set");
-            None
-        }
-    }
+    let s = test_neo4j::server(test)?;
+    Some(Env {
+        container: s.source == test_neo4j::Source::Container,
+        uri: s.uri,
+        user: s.user,
+        password: s.password,
+    })
 }
 
 /// A prefix no other test or run uses.

@@ -16,6 +16,7 @@ async fn unreachable_neo4j_is_not_fatal_and_is_explained() {
         uri: "bolt://127.0.0.1:1".into(),
         user: "neo4j".into(),
         password: "secret-pw-123".into(),
+        container: false,
     };
     let sink = TestSink::start(&env, &["--neo4j-connect-timeout-secs=2"]).await;
     let body = wait_not_ready_because(&sink, "NEO4J_URI").await;
@@ -62,6 +63,7 @@ async fn refused_credentials_are_reported_and_nothing_is_accepted() {
         uri: real.uri.clone(),
         user: "neo4j-sink-test-nobody".into(),
         password: "wrong-password-42".into(),
+        container: real.container,
     };
     let sink = TestSink::start(&env, &[]).await;
     let body = wait_not_ready_because(&sink, "NEO4J_PASSWORD").await;

@@ -6,6 +6,13 @@ use crate::common::*;
 /// The server settings with a `+s` URI, and the CA file; `None` (after saying why) to skip.
 fn tls_env(test: &str, scheme: &str) -> Option<(Env, String)> {
     let plain = env(test)?;
+    if plain.container {
+        eprintln!(
+            "{test}: skipped: the TLS tests need the TLS listener of scripts/neo4j-local; \
+             the testcontainers Neo4j has none"
+        );
+        return None;
+    }
     let ca = match std::env::var("NEO4J_LOCAL_CA_CERT") {
         Ok(ca) if !ca.trim().is_empty() => ca,
         _ => {
@@ -29,6 +36,7 @@ fn tls_env(test: &str, scheme: &str) -> Option<(Env, String)> {
         uri: format!("{scheme}://localhost:{port}"),
         user: plain.user,
         password: plain.password,
+        container: false,
     };
     Some((env, ca))
 }

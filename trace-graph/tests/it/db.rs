@@ -1,5 +1,6 @@
-//! Access to the real Neo4j for tests: skip (or fail with NEO4J_REQUIRED=1)
-//! when NEO4J_URI is unset, per-test namespaces, read-back helpers, cleanup.
+//! Access to the real Neo4j for tests: the server `test_neo4j::server` chooses
+//! (NEO4J_URI, else a testcontainers Neo4j when a container engine answers, else
+//! skip, or fail with NEO4J_REQUIRED=1), per-test namespaces, read-back helpers, cleanup.
 //!
 //! Tests run concurrently against one database, so every test prefixes its
 //! trace ids, project ids and domain ids with a unique run id and only counts
@@ -16,24 +17,19 @@ pub struct Env {
     pub uri: String,
     pub user: String,
     pub password: String,
+    /// A testcontainers Neo4j (no TLS listener), not NEO4J_URI's server.
+    pub container: bool,
 }
 
 /// The server settings, or `None` (after printing why) when tests should skip.
 pub fn env(test: &str) -> Option<Env> {
-    match std::env::var("NEO4J_URI") {
-        Ok(uri) if !uri.trim().is_empty() => Some(Env {
-            uri,
-            user: std::env::var("NEO4J_USER").unwrap_or_else(|_| "neo4j".into()),
-            password: std::env::var("NEO4J_PASSWORD").unwrap_or_default(),
-        }),
-        _ => {
-            if std::env::var("NEO4J_REQUIRED").as_deref() == Ok("1") {
-                panic!("{test}: NEO4J_REQUIRED=1 but NEO4J_URI is not set");
-            }
-            eprintln!("{test}: skipped: NEO4J_URI not set");
-            None
-        }
-    }
+    let s = test_neo4j::server(test)?;
+    Some(Env {
+        container: s.source == test_neo4j::Source::Container,
+        uri: s.uri,
+        user: s.user,
+        password: s.password,
+    })
 }
 
 pub fn config(env: &Env) -> GraphConfig {

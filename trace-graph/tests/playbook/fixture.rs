@@ -109,21 +109,15 @@ pub struct Neo4j {
 }
 
 /// The server settings, or `None` (after saying why) when the test should skip.
+/// NEO4J_URI's server, else a testcontainers Neo4j when a container engine answers
+/// (`test_neo4j::server`).
 pub fn neo4j(test: &str) -> Option<Neo4j> {
-    match std::env::var("NEO4J_URI") {
-        Ok(uri) if !uri.trim().is_empty() => Some(Neo4j {
-            uri,
-            user: std::env::var("NEO4J_USER").unwrap_or_else(|_| "neo4j".into()),
-            password: std::env::var("NEO4J_PASSWORD").unwrap_or_default(),
-        }),
-        _ => {
-            if std::env::var("NEO4J_REQUIRED").as_deref() == Ok("1") {
-                panic!("{test}: NEO4J_REQUIRED=1 but NEO4J_URI is not set");
-            }
-            eprintln!("{test}: skipped: NEO4J_URI not set");
-            None
-        }
-    }
+    let s = test_neo4j::server(test)?;
+    Some(Neo4j {
+        uri: s.uri,
+        user: s.user,
+        password: s.password,
+    })
 }
 
 pub async fn writer(db: &Neo4j) -> GraphWriter {
