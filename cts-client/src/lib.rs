@@ -60,6 +60,11 @@
 
 pub mod trace;
 
+#[cfg(feature = "archive")]
+pub mod archive;
+#[cfg(feature = "follow")]
+pub mod follow;
+
 pub use trace::{DomainInfo, Trace, TraceRating, UserInfo};
 
 #[cfg(feature = "client")]

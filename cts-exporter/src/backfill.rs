@@ -28,17 +28,17 @@ use std::collections::BTreeMap;
 use url::Url;
 
 use crate::app::{AppError, Shared};
-use crate::archive::{file_context, is_hex_id, list_files, read_file, url_project_id, ReadError};
 use crate::cli::BackfillArgs;
 use crate::config::{is_region, BackfillConfig, BackfillSource, Config, ConfigError};
 use crate::dispatcher::Dispatcher;
 use crate::event::EventContext;
 use crate::metrics::PollerMetrics;
-use crate::poller::stopped;
-use crate::seen::Seen;
-use crate::source::Fetched;
 use crate::tenant::{configured_cloud, connect};
-use crate::window::Window;
+use cts_client::archive::{
+    file_context, is_hex_id, list_files, read_file, url_project_id, ReadError,
+};
+use cts_client::follow::Window;
+use cts_client::follow::{stopped, Fetched, Seen, TraceSource};
 
 /// Fetch failures of one window tolerated before the backfill gives up.
 const MAX_WINDOW_FAILURES: u32 = 8;
@@ -58,7 +58,7 @@ struct Report {
 /// What a backfill reads.
 enum Input {
     /// The CTS API over `(since, until)`.
-    Api(Arc<dyn crate::source::TraceSource>, i64, i64),
+    Api(Arc<dyn TraceSource>, i64, i64),
     /// These archive files under this directory.
     Archive(PathBuf, Vec<PathBuf>),
 }
@@ -168,7 +168,7 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
 }
 
 async fn from_api(
-    source: &dyn crate::source::TraceSource,
+    source: &dyn TraceSource,
     max_window: Duration,
     since_ms: i64,
     until_ms: i64,

@@ -24,7 +24,7 @@ use crate::delivery::pipeline::{Completion, Outcome, Pipeline};
 use crate::event::{to_event, trace_time_ms, EventContext};
 use crate::metrics::PollerMetrics;
 use crate::overrides::Overrides;
-use crate::seen::Seen;
+use cts_client::follow::Seen;
 
 /// Maps, de-duplicates, delivers and books traces for one event source.
 #[derive(Debug)]

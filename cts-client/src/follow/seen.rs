@@ -115,7 +115,6 @@ impl Seen {
     }
 
     /// Number of ids held.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -146,8 +145,12 @@ impl Seen {
         }
     }
 
+    /// True when no id is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Forgets a claim whose delivery was abandoned.
-    #[cfg(test)]
     pub fn release(&mut self, id: &str) {
         let key = Key::new(id);
         if self.map.get(&key).is_some_and(|e| !e.done) {
@@ -205,7 +208,7 @@ impl Seen {
                 tracing::warn!(
                     capacity = self.capacity,
                     "de-duplication set full of ids that may still be fetched again; forgetting the oldest, \
-                     which may resend some traces (raise CTS_DEDUP_CAPACITY or lower CTS_MAX_WINDOW_SECS)"
+                     which may resend some traces (raise the de-duplication capacity, CTS_DEDUP_CAPACITY in cts-exporter, or lower the maximum window)"
                 );
             }
         } else {
