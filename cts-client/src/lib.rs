@@ -7,6 +7,12 @@
 //! back-off. Crates that only need the model depend on this one with
 //! `default-features = false` and get no network dependencies.
 //!
+//! Feature `follow` (on by default) adds [`follow`]: following a tracker
+//! without gaps (overlapping windows, de-duplication, a watermark saved
+//! through a [`follow::Checkpoint`]), the engine cts-exporter runs on.
+//! Feature `archive` (on by default) adds [`archive`]: reading CTS archive
+//! files of the OBS layout.
+//!
 //! Credentials come from [`otc_auth`]: anything implementing
 //! [`otc_auth::RequestAuthorizer`] (a static token, AK/SK signing, or the
 //! full IAM [`otc_auth::AuthProvider`]).
@@ -55,8 +61,11 @@
 //!   retried per [`RetryConfig`]; other 4xx are not ([`retry::classify`]).
 //! - The v2 status filter name is a documented conflict; see [`V2StatusParam`].
 #![deny(missing_docs)]
-// The crate doc links client items; without the feature they do not exist.
-#![cfg_attr(not(feature = "client"), allow(rustdoc::broken_intra_doc_links))]
+// The crate doc links client, follow and archive items; without the features they do not exist.
+#![cfg_attr(
+    not(all(feature = "client", feature = "follow", feature = "archive")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 pub mod trace;
 

@@ -17,6 +17,9 @@
 //! - **Sources** ([`TraceSource`], [`CtsSource`]): the CTS API, or a scripted
 //!   source in tests; fatal and transient failures told apart ([`classify`]).
 //!
+//! - **Backfill** ([`backfill`]): a past range once, from the API or archive
+//!   files, into the same [`Deliver`].
+//!
 //! [`Follower`] hands traces out as a stream the caller acknowledges;
 //! [`Poller`] with a [`Deliver`] of your own pushes them instead (what
 //! cts-exporter does with its CloudEvents pipeline).
@@ -44,6 +47,7 @@
 //! # }
 //! ```
 
+pub mod backfill;
 mod checkpoint;
 mod follower;
 mod poller;
