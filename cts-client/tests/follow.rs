@@ -278,3 +278,135 @@ async fn a_bad_state_file_is_refused_with_the_fix() {
     .to_string();
     assert!(e.contains("cannot save the state file"), "{e}");
 }
+
+/// A [`Deliver`] that acknowledges at once and records what it got.
+#[derive(Debug)]
+struct Collect {
+    seen: cts_client::follow::Seen,
+    ids: Vec<String>,
+    undecodable: usize,
+    retries: u32,
+}
+
+impl Collect {
+    fn new() -> Collect {
+        Collect {
+            seen: cts_client::follow::Seen::new(1000),
+            ids: Vec::new(),
+            undecodable: 0,
+            retries: 0,
+        }
+    }
+}
+
+impl cts_client::follow::Deliver for Collect {
+    fn seen(&self) -> &cts_client::follow::Seen {
+        &self.seen
+    }
+    fn seen_mut(&mut self) -> &mut cts_client::follow::Seen {
+        &mut self.seen
+    }
+    async fn offer(&mut self, trace: Trace, fallback_time_ms: i64) {
+        let id = trace.id().unwrap_or("").to_string();
+        if self.seen.claim(&id, trace.time.unwrap_or(fallback_time_ms)) {
+            self.seen.complete(&id);
+            self.ids.push(id);
+        }
+    }
+    async fn undecodable(&mut self, _trace: cts_client::UndecodableTrace) {
+        self.undecodable += 1;
+    }
+    async fn drain(&mut self) -> bool {
+        true
+    }
+    fn in_flight(&self) -> usize {
+        0
+    }
+    async fn stop(&mut self, _grace: Duration) -> usize {
+        0
+    }
+    fn progress(&mut self, p: cts_client::follow::Progress<'_>) {
+        if let cts_client::follow::Progress::Retrying { .. } = p {
+            self.retries += 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_api_backfill_covers_its_range_once_in_windows_without_gaps() {
+    use cts_client::follow::backfill::{from_api, Ended};
+    // Traces on both edges and on window boundaries (every 1000 ms).
+    let traces: Vec<(String, i64)> = (0..=30)
+        .map(|i| (format!("t{i}"), 10_000 + i * 500))
+        .collect();
+    let refs: Vec<(&str, i64)> = traces.iter().map(|(i, t)| (i.as_str(), *t)).collect();
+    let source = Scripted::with(&refs);
+    let (_stop, mut shutdown) = tokio::sync::watch::channel(false);
+    let mut d = Collect::new();
+    // [10_000, 25_000): t0..=t29, not t30 (at 25_000).
+    let ended = from_api(
+        &*source,
+        10_000,
+        25_000,
+        Duration::from_millis(1000),
+        &mut d,
+        &mut shutdown,
+    )
+    .await
+    .expect("backfill");
+    assert_eq!(ended, Ended::Done);
+    let mut want: Vec<String> = (0..30).map(|i| format!("t{i}")).collect();
+    want.sort();
+    d.ids.sort();
+    assert_eq!(d.ids, want);
+    let windows = source.windows();
+    assert_eq!(windows.len(), 15);
+    for pair in windows.windows(2) {
+        assert_eq!(
+            pair[1].from_ms,
+            pair[0].to_ms - 1,
+            "each window starts where the last ended"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_archive_backfill_never_sends_a_trace_of_another_project() {
+    use cts_client::follow::backfill::{from_archive, Ended};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ours = "0123456789abcdef0123456789abcdef";
+    let other = "fedcba9876543210fedcba9876543210";
+    let file = dir
+        .path()
+        .join("a_CloudTrace_eu-de_2024-05-03T10-20-00Z_aa.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[{{"trace_id":"mine","resource_url":"/v2/{ours}/servers/1"}},
+               {{"trace_id":"theirs","resource_url":"/v2/{other}/servers/1"}},
+               {{"trace_id":"no-url ü"}}, 7]"#
+        ),
+    )
+    .expect("write");
+    let broken = dir
+        .path()
+        .join("b_CloudTrace_eu-de_2024-05-03T10-25-00Z_bb.json");
+    std::fs::write(&broken, "[{\"trace_id\":\"half\"}, {").expect("write");
+    let (_stop, mut shutdown) = tokio::sync::watch::channel(false);
+    let mut d = Collect::new();
+    let (ended, read) = from_archive(
+        vec![file.clone(), broken.clone()],
+        ours.to_uppercase(),
+        &mut d,
+        &mut shutdown,
+    )
+    .await
+    .expect("read");
+    assert_eq!(ended, Ended::Done);
+    d.ids.sort();
+    assert_eq!(d.ids, vec!["half", "mine", "no-url ü"]);
+    assert_eq!((read.foreign, read.bad), (1, 1));
+    assert_eq!(read.foreign_files, vec![(file, other.to_string(), 1)]);
+    assert_eq!(read.failed.len(), 1);
+    assert_eq!(read.failed[0].0, broken);
+}
