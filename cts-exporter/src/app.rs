@@ -20,7 +20,9 @@ use crate::event::EventContext;
 use crate::metrics::{PollerMetrics, Registry};
 use crate::poller::Polled;
 use crate::tenant::connect;
-use cts_client::follow::{system_clock, FileCheckpoint, Planner, Poller, PollerSettings, Seen};
+use cts_client::follow::{
+    run_all, system_clock, FileCheckpoint, Planner, Poller, PollerSettings, Seen,
+};
 
 /// Exit code for configuration errors (`EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
@@ -215,26 +217,17 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
     if let Some(store) = &state {
         warn_unused_entries(store, pollers.iter().map(|(_, p)| p.key()));
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for (label, poller) in pollers {
-        tasks.spawn(async move { (label, poller.run().await) });
-    }
-    let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((_, Ok(()))) => {}
-            Ok((label, Err(e))) => {
-                first_error.get_or_insert_with(|| AppError::Runtime(format!("cloud {label}: {e}")));
-                stop_all(shared);
-            }
-            Err(e) => {
-                first_error
-                    .get_or_insert_with(|| AppError::Runtime(format!("a poller failed: {e}")));
-                stop_all(shared);
-            }
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+    let labels: std::collections::HashMap<String, String> = pollers
+        .iter()
+        .map(|(label, p)| (p.key().to_owned(), label.clone()))
+        .collect();
+    let pollers = pollers.into_iter().map(|(_, p)| p).collect();
+    run_all(pollers, &shared.stop)
+        .await
+        .map_err(|(key, e)| match labels.get(&key) {
+            Some(label) => AppError::Runtime(format!("cloud {label}: {e}")),
+            None => AppError::Runtime(e.message),
+        })
 }
 
 /// Names the state file's entries that no poller of this configuration uses
@@ -251,11 +244,6 @@ fn warn_unused_entries<'a>(store: &FileCheckpoint, used: impl Iterator<Item = &'
         tracing::warn!(unused = ?unused,
             "the state file holds positions of event sources this configuration does not poll; they are kept unused. If a cloud's endpoint, project or tracker changed, its poller started CTS_FROM back: backfill the gap if needed");
     }
-}
-
-/// Asks every other poller to stop (after a fatal error in one).
-fn stop_all(shared: &Shared) {
-    shared.stop.send_replace(true);
 }
 
 fn check_state_dir(p: &std::path::Path) -> Result<(), AppError> {

@@ -59,7 +59,9 @@ pub use checkpoint::{
     write_atomic, Checkpoint, DeliveredId, FileCheckpoint, Position, STATE_VERSION,
 };
 pub use follower::{Delivery, FollowOptions, Followed, Follower};
-pub use poller::{stopped, system_clock, Clock, Deliver, Poller, PollerSettings, Progress};
+pub use poller::{
+    run_all, stopped, system_clock, Clock, Deliver, Poller, PollerSettings, Progress,
+};
 pub use seen::Seen;
 pub use source::{classify, source_key, CtsSource, FetchError, Fetched, TraceSource};
 pub use window::{Plan, Planner, Window, RETENTION_MS};

@@ -403,6 +403,42 @@ impl<D: Deliver, C: Checkpoint> Poller<D, C> {
     }
 }
 
+/// Runs `pollers` (one per tenant) together until every one has stopped.
+/// The first failure polling again cannot fix (or a poller task that
+/// panicked) raises `stop`, so the others stop too and save their positions;
+/// it is returned with that poller's key (empty for a panic).
+pub async fn run_all<D, C>(
+    pollers: Vec<Poller<D, C>>,
+    stop: &watch::Sender<bool>,
+) -> Result<(), (String, FetchError)>
+where
+    D: Deliver + 'static,
+    C: Checkpoint + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for poller in pollers {
+        let key = poller.key().to_owned();
+        tasks.spawn(async move { (key, poller.run().await) });
+    }
+    let mut first = None;
+    while let Some(joined) = tasks.join_next().await {
+        let failed = match joined {
+            Ok((_, Ok(()))) => continue,
+            Ok((key, Err(e))) => (key, e),
+            Err(e) => (
+                String::new(),
+                FetchError {
+                    message: format!("a poller failed: {e}"),
+                    fatal: true,
+                },
+            ),
+        };
+        first.get_or_insert(failed);
+        stop.send_replace(true);
+    }
+    first.map_or(Ok(()), Err)
+}
+
 /// Resolves once the shutdown flag is set (never, if its sender is gone).
 pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     loop {
