@@ -20,6 +20,8 @@ use futures::stream::{self, BoxStream, StreamExt};
 struct Scripted {
     traces: Mutex<Vec<Trace>>,
     windows: Mutex<Vec<Window>>,
+    /// Sent with every window, as CTS would send a trace the model cannot read.
+    undecodable: Mutex<Option<cts_client::UndecodableTrace>>,
 }
 
 impl Scripted {
@@ -56,7 +58,13 @@ impl TraceSource for Scripted {
             .cloned()
             .collect();
         inside.sort_by_key(|t| std::cmp::Reverse(t.time));
-        stream::iter(inside.into_iter().map(|t| Ok(Fetched::Trace(t)))).boxed()
+        let bad = self.undecodable.lock().expect("lock").clone();
+        let items: Vec<Result<Fetched, FetchError>> = inside
+            .into_iter()
+            .map(|t| Ok(Fetched::Trace(t)))
+            .chain(bad.map(|u| Ok(Fetched::Undecodable(u))))
+            .collect();
+        stream::iter(items).boxed()
     }
 }
 
@@ -409,4 +417,35 @@ async fn an_archive_backfill_never_sends_a_trace_of_another_project() {
     assert_eq!(read.foreign_files, vec![(file, other.to_string(), 1)]);
     assert_eq!(read.failed.len(), 1);
     assert_eq!(read.failed[0].0, broken);
+}
+
+#[tokio::test]
+async fn an_undecodable_trace_read_by_every_window_is_handed_out_once() {
+    let now = now_ms();
+    let source = Scripted::with(&[("a", now - 10_000)]);
+    let raw = r#"{"trace_id":"bad ü","time":"yesterday"}"#;
+    *source.undecodable.lock().expect("lock") = Some(cts_client::UndecodableTrace {
+        index: 1,
+        trace_id: Some("bad ü".into()),
+        service_type: None,
+        trace_name: None,
+        error: "time: not a number".into(),
+        raw: raw.into(),
+    });
+    let mut f = Follower::start("k", Arc::clone(&source), None::<FileCheckpoint>, options())
+        .await
+        .expect("start");
+    let (mut traces, mut bad) = (0, Vec::new());
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), f.next()).await {
+        match item.expect("no fatal error") {
+            Followed::Trace(d) => {
+                traces += 1;
+                d.ack();
+            }
+            Followed::Undecodable(u) => bad.push(u.raw),
+        }
+    }
+    f.stop().await.expect("stop");
+    assert!(source.windows().len() >= 3, "several windows re-read it");
+    assert_eq!((traces, bad), (1, vec![raw.to_string()]));
 }

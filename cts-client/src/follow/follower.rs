@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::{Error, Trace, UndecodableTrace};
 
 use super::{
-    system_clock, Checkpoint, Deliver, FetchError, Planner, Poller, PollerSettings, Seen,
+    system_clock, Checkpoint, Deliver, FetchError, Planner, Poller, PollerSettings, Reported, Seen,
     TraceSource,
 };
 
@@ -59,7 +59,8 @@ pub enum Followed {
     /// A trace not handed out before; acknowledge it once it is processed.
     Trace(Delivery),
     /// A trace CTS sent that the model cannot read (its raw JSON is kept in
-    /// it). It needs no acknowledgement and is never handed out as a trace.
+    /// it), handed out once even if windows read it again. It needs no
+    /// acknowledgement and is never handed out as a trace.
     Undecodable(UndecodableTrace),
 }
 
@@ -132,6 +133,7 @@ impl Follower {
         let (stop, shutdown) = watch::channel(false);
         let deliver = Channel {
             seen: Seen::new(options.dedup_capacity),
+            reported: Reported::default(),
             items: items_tx,
             done_tx,
             done_rx,
@@ -209,6 +211,7 @@ impl Drop for Follower {
 #[derive(Debug)]
 struct Channel {
     seen: Seen,
+    reported: Reported,
     items: mpsc::Sender<Followed>,
     done_tx: mpsc::UnboundedSender<(u64, bool)>,
     done_rx: mpsc::UnboundedReceiver<(u64, bool)>,
@@ -272,7 +275,9 @@ impl Deliver for Channel {
     }
 
     async fn undecodable(&mut self, trace: UndecodableTrace) {
-        let _ = self.items.send(Followed::Undecodable(trace)).await;
+        if self.reported.first_time(&trace.raw) {
+            let _ = self.items.send(Followed::Undecodable(trace)).await;
+        }
     }
 
     async fn drain(&mut self) -> bool {

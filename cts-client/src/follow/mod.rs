@@ -62,6 +62,6 @@ pub use follower::{Delivery, FollowOptions, Followed, Follower};
 pub use poller::{
     run_all, stopped, system_clock, Clock, Deliver, Poller, PollerSettings, Progress,
 };
-pub use seen::Seen;
+pub use seen::{Reported, Seen, REPORTED_CAPACITY};
 pub use source::{classify, source_key, CtsSource, FetchError, Fetched, TraceSource};
 pub use window::{Plan, Planner, Window, RETENTION_MS};
