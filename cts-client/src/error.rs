@@ -174,6 +174,38 @@ pub enum Error {
     /// in [`crate::TracePage::undecodable`].
     #[error("CTS sent a trace this client cannot read: {0}")]
     UndecodableTrace(Box<crate::UndecodableTrace>),
+
+    /// A follower's checkpoint file exists but cannot be read
+    /// (`cts_client::follow::FileCheckpoint`).
+    #[error("cannot read the state file {}: {source}", path.display())]
+    CheckpointRead {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+
+    /// A follower's checkpoint file is not a state file of this version.
+    #[error("the state file {} is not valid ({problem}); repair it or delete it (a follower without a saved position starts its look-back before now; for cts-exporter that is CTS_FROM minutes back)", path.display())]
+    CheckpointInvalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// Saving a follower's checkpoint failed.
+    #[error("cannot save the state file {}: {source}", path.display())]
+    CheckpointWrite {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+
+    /// A caller's own `cts_client::follow::Checkpoint` failed.
+    #[error("the checkpoint store failed: {0}")]
+    Checkpoint(String),
 }
 
 impl From<otc_auth::Error> for Error {

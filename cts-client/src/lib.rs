@@ -14,6 +14,11 @@
 //!   (every trace, all pages), [`CtsClient::pages`] or [`CtsClient::list_traces`] (one page).
 //! - [`CtsClient::list_trackers`] and [`CtsClient::get_tracker`].
 //! - [`Error`]: the one error type, [`otc_auth::Error`] included (`From`).
+//! - Feature `follow` (on by default): [`follow`], following a tracker
+//!   without gaps (overlapping windows, de-duplication, a watermark saved
+//!   through a [`follow::Checkpoint`]), the engine cts-exporter runs on.
+//! - Feature `archive` (on by default): [`archive`], reading CTS archive
+//!   files of the OBS layout.
 //!
 //! # Behaviour worth knowing
 //!
@@ -33,10 +38,18 @@
 //!   retried per [`RetryConfig`]; other 4xx are not ([`retry::classify`]).
 //! - The v2 status filter name is a documented conflict; see [`V2StatusParam`].
 #![deny(missing_docs)]
-// The crate doc links client items; without the feature they do not exist.
-#![cfg_attr(not(feature = "client"), allow(rustdoc::broken_intra_doc_links))]
+// The crate doc links client, follow and archive items; without the features they do not exist.
+#![cfg_attr(
+    not(all(feature = "client", feature = "follow", feature = "archive")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 pub mod trace;
+
+#[cfg(feature = "archive")]
+pub mod archive;
+#[cfg(feature = "follow")]
+pub mod follow;
 
 pub use trace::{DomainInfo, Trace, TraceRating, UserInfo};
 

@@ -18,11 +18,11 @@ use crate::delivery::transport::{HttpTransport, PrintTransport, Transport};
 use crate::dispatcher::Dispatcher;
 use crate::event::EventContext;
 use crate::metrics::{PollerMetrics, Registry};
-use crate::poller::{system_clock, Poller, PollerSettings};
-use crate::seen::Seen;
-use crate::state::StateStore;
+use crate::poller::Polled;
 use crate::tenant::connect;
-use crate::window::Planner;
+use cts_client::follow::{
+    run_all, system_clock, FileCheckpoint, Planner, Poller, PollerSettings, Seen,
+};
 
 /// Exit code for configuration errors (`EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
@@ -154,7 +154,7 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
     let cfg = &shared.config;
     let state = match &cfg.state_file {
         Some(p) => {
-            let store = StateStore::open(p)
+            let store = FileCheckpoint::open(p)
                 .map_err(|e| AppError::Config(format!("CTS_STATE_FILE (--state-file): {e}")))?;
             check_state_dir(p)?;
             Some(Arc::new(store))
@@ -186,10 +186,16 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
             Seen::new(cfg.dedup_capacity.get()),
             &metrics,
         );
-        let poller = Poller::new(
-            tenant.label.clone(),
-            Arc::clone(&tenant.source),
+        let source_uri = tenant.context.source.clone();
+        let polled = Polled {
+            name: tenant.label.clone(),
             dispatcher,
+            metrics,
+        };
+        let poller = Poller::start(
+            source_uri,
+            Arc::clone(&tenant.source),
+            polled,
             Planner::new(cfg.lateness, cfg.max_window),
             PollerSettings {
                 look_back: cfg.look_back,
@@ -197,10 +203,10 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
                 shutdown_grace: cfg.shutdown_grace,
             },
             state.clone(),
-            metrics,
             shared.shutdown.clone(),
             system_clock(),
         )
+        .await
         .map_err(|e| {
             AppError::Config(format!(
                 "CTS_STATE_FILE (--state-file): {e}; each new poller saves its starting point before it sends, so the file must be writable"
@@ -209,37 +215,28 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
         pollers.push((tenant.label.clone(), poller));
     }
     if let Some(store) = &state {
-        warn_unused_entries(store, pollers.iter().map(|(_, p)| p.source_uri()));
+        warn_unused_entries(store, pollers.iter().map(|(_, p)| p.key()));
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for (label, poller) in pollers {
-        tasks.spawn(async move { (label, poller.run().await) });
-    }
-    let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((_, Ok(()))) => {}
-            Ok((label, Err(e))) => {
-                first_error.get_or_insert_with(|| AppError::Runtime(format!("cloud {label}: {e}")));
-                stop_all(shared);
-            }
-            Err(e) => {
-                first_error
-                    .get_or_insert_with(|| AppError::Runtime(format!("a poller failed: {e}")));
-                stop_all(shared);
-            }
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+    let labels: std::collections::HashMap<String, String> = pollers
+        .iter()
+        .map(|(label, p)| (p.key().to_owned(), label.clone()))
+        .collect();
+    let pollers = pollers.into_iter().map(|(_, p)| p).collect();
+    run_all(pollers, &shared.stop)
+        .await
+        .map_err(|(key, e)| match labels.get(&key) {
+            Some(label) => AppError::Runtime(format!("cloud {label}: {e}")),
+            None => AppError::Runtime(e.message),
+        })
 }
 
 /// Names the state file's entries that no poller of this configuration uses
 /// (a cloud removed, or its endpoint, project or tracker changed): they are
 /// kept as they are, and the poller of a changed source starts `CTS_FROM` back.
-fn warn_unused_entries<'a>(store: &StateStore, used: impl Iterator<Item = &'a str>) {
+fn warn_unused_entries<'a>(store: &FileCheckpoint, used: impl Iterator<Item = &'a str>) {
     let used: Vec<&str> = used.collect();
     let unused: Vec<String> = store
-        .sources()
+        .keys()
         .into_iter()
         .filter(|s| !used.contains(&s.as_str()))
         .collect();
@@ -247,11 +244,6 @@ fn warn_unused_entries<'a>(store: &StateStore, used: impl Iterator<Item = &'a st
         tracing::warn!(unused = ?unused,
             "the state file holds positions of event sources this configuration does not poll; they are kept unused. If a cloud's endpoint, project or tracker changed, its poller started CTS_FROM back: backfill the gap if needed");
     }
-}
-
-/// Asks every other poller to stop (after a fatal error in one).
-fn stop_all(shared: &Shared) {
-    shared.stop.send_replace(true);
 }
 
 fn check_state_dir(p: &std::path::Path) -> Result<(), AppError> {

@@ -1,12 +1,11 @@
 //! `cts-exporter backfill`: send a past range once, from the API or from archive files.
 //!
-//! Both readers feed the same [`Dispatcher`] as the poller (same events,
-//! same source, same de-duplication and delivery guarantees), so a trace
-//! sent by backfill and later seen by the poller is the same `(source, id)`
-//! at the sink. Memory stays bounded: the API is read window by window,
-//! archive files are parsed incrementally on a blocking thread feeding a
-//! small channel, and the pipeline bounds what is in flight. A progress line
-//! goes to stderr every few seconds and a summary at the end.
+//! The reading is `cts_client::follow::backfill` (the API window by window,
+//! archive files incrementally); both feed the same dispatcher as the poller
+//! (same events, same source, same de-duplication and delivery guarantees),
+//! so a trace sent by backfill and later seen by the poller is the same
+//! `(source, id)` at the sink. Here: the event context, a progress line on
+//! stderr every few seconds and a summary at the end.
 //!
 //! An archive needs no API: its region, tracker and project come from the
 //! OBS path, the file names, the traces' `resource_url` or `--region` /
@@ -15,33 +14,24 @@
 //! turn a project name into an id. An archive mixing regions, trackers or
 //! projects is refused before anything is sent.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use tokio::sync::mpsc;
-
-use std::collections::BTreeMap;
-
+use cts_client::archive::{is_hex_id, layout, list_files, regional_cts_url};
+use cts_client::follow::backfill::{from_api, from_archive, Ended};
+use cts_client::follow::{Seen, TraceSource};
 use url::Url;
 
 use crate::app::{AppError, Shared};
-use crate::archive::{file_context, is_hex_id, list_files, read_file, url_project_id, ReadError};
 use crate::cli::BackfillArgs;
 use crate::config::{is_region, BackfillConfig, BackfillSource, Config, ConfigError};
-use crate::dispatcher::Dispatcher;
 use crate::event::EventContext;
 use crate::metrics::PollerMetrics;
-use crate::poller::stopped;
-use crate::seen::Seen;
-use crate::source::Fetched;
+use crate::poller::Polled;
 use crate::tenant::{configured_cloud, connect};
-use crate::window::Window;
-
-/// Fetch failures of one window tolerated before the backfill gives up.
-const MAX_WINDOW_FAILURES: u32 = 8;
 
 /// What a backfill run did, for the summary.
 #[derive(Debug, Default)]
@@ -58,7 +48,7 @@ struct Report {
 /// What a backfill reads.
 enum Input {
     /// The CTS API over `(since, until)`.
-    Api(Arc<dyn crate::source::TraceSource>, i64, i64),
+    Api(Arc<dyn TraceSource>, i64, i64),
     /// These archive files under this directory.
     Archive(PathBuf, Vec<PathBuf>),
 }
@@ -75,7 +65,6 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
         .into());
     }
     let metrics = Arc::new(PollerMetrics::default());
-    let mut shutdown = shared.shutdown.clone();
     let mut report = Report::default();
     let cloud = cfg.clouds.first().and_then(|c| c.as_deref());
     // The API needs IAM; an archive does not, unless a project name must become an id.
@@ -96,26 +85,34 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
             (ctx, Input::Archive(dir.clone(), files))
         }
     };
-    let mut dispatcher = shared.dispatcher(
+    let dispatcher = shared.dispatcher(
         ctx.clone(),
         Seen::new(shared.config.dedup_capacity.get()),
         &metrics,
     );
+    let mut polled = Polled {
+        name: "backfill".into(),
+        dispatcher,
+        metrics: Arc::clone(&metrics),
+    };
+    let mut shutdown = shared.shutdown.clone();
     let started = Instant::now();
     let progress = spawn_progress(Arc::clone(&metrics), bcfg.progress_every, started);
     let outcome = match input {
         Input::Api(source, since_ms, until_ms) => {
             tracing::info!(source = %ctx.source, since_ms, until_ms, "backfill from the CTS API");
-            from_api(
+            let before = metrics.undecodable.load(Ordering::Relaxed);
+            let r = from_api(
                 &*source,
-                cfg.max_window,
                 since_ms,
                 until_ms,
-                &mut dispatcher,
+                cfg.max_window,
+                &mut polled,
                 &mut shutdown,
-                &mut report,
             )
-            .await
+            .await;
+            report.bad_traces = metrics.undecodable.load(Ordering::Relaxed) - before;
+            r.map_err(|e| AppError::Runtime(format!("backfill {e}")))
         }
         Input::Archive(dir, files) => {
             tracing::info!(
@@ -128,16 +125,26 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
                 skipped = report.files_skipped,
                 "backfill from archive files"
             );
-            from_archive(
-                files,
-                ctx.project_id.clone(),
-                &mut dispatcher,
-                &mut shutdown,
-                &mut report,
-            )
-            .await
+            from_archive(files, ctx.project_id.clone(), &mut polled, &mut shutdown)
+                .await
+                .map(|(ended, read)| {
+                    for (file, other, n) in &read.foreign_files {
+                        tracing::error!(file = %file.display(), trace_project = %other, traces = n, project = %ctx.project_id,
+                            "archive traces of another project; not sent");
+                    }
+                    for (file, e) in &read.failed {
+                        tracing::error!(file = %file.display(), error = %e, "archive file skipped");
+                    }
+                    report.files_failed = read.failed;
+                    report.bad_traces = read.bad;
+                    report.foreign = read.foreign;
+                    ended
+                })
+                .map_err(|e| AppError::Runtime(e.message))
         }
     };
+    report.interrupted = matches!(outcome, Ok(Ended::Interrupted));
+    let dispatcher = &mut polled.dispatcher;
     if report.interrupted {
         let abandoned = dispatcher.stop(cfg.shutdown_grace).await;
         tracing::warn!(abandoned, "backfill interrupted");
@@ -167,148 +174,6 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
     }
 }
 
-async fn from_api(
-    source: &dyn crate::source::TraceSource,
-    max_window: Duration,
-    since_ms: i64,
-    until_ms: i64,
-    dispatcher: &mut Dispatcher,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    report: &mut Report,
-) -> Result<(), AppError> {
-    let step = i64::try_from(max_window.as_millis())
-        .unwrap_or(i64::MAX)
-        .max(1);
-    // Windows cover [from, to) without overlap, so no id read once can come
-    // back from a later window: a full de-duplication set may drop any of them.
-    dispatcher.seen_mut().protect(i64::MIN, i64::MAX);
-    let mut from_ms = since_ms;
-    while from_ms < until_ms {
-        // Windows are exclusive at both ends: start one millisecond early.
-        let w = Window {
-            from_ms: from_ms - 1,
-            to_ms: from_ms.saturating_add(step).min(until_ms),
-        };
-        let mut failures = 0;
-        loop {
-            let mut traces = source.traces(w);
-            let failed = loop {
-                let item = tokio::select! {
-                    biased;
-                    _ = stopped(shutdown) => { report.interrupted = true; return Ok(()); }
-                    item = traces.next() => item,
-                };
-                match item {
-                    None => break None,
-                    Some(Ok(Fetched::Undecodable(u))) => {
-                        if dispatcher.undecodable(u) {
-                            report.bad_traces += 1;
-                        }
-                    }
-                    Some(Ok(Fetched::Trace(t))) => tokio::select! {
-                        biased;
-                        _ = stopped(shutdown) => { report.interrupted = true; return Ok(()); }
-                        _ = dispatcher.offer(t, w.to_ms) => {}
-                    },
-                    Some(Err(e)) => break Some(e),
-                }
-            };
-            match failed {
-                None => break,
-                Some(e) if e.fatal || failures >= MAX_WINDOW_FAILURES => {
-                    return Err(AppError::Runtime(format!(
-                        "backfill stopped at {}: {e}",
-                        w.from_ms
-                    )));
-                }
-                Some(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, failures, "fetch failed; fetching the window again");
-                    tokio::time::sleep(Duration::from_secs(1 << failures.min(5))).await;
-                }
-            }
-        }
-        from_ms = w.to_ms;
-    }
-    Ok(())
-}
-
-async fn from_archive(
-    files: Vec<PathBuf>,
-    project_id: String,
-    dispatcher: &mut Dispatcher,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    report: &mut Report,
-) -> Result<(), AppError> {
-    let (tx, mut rx) = mpsc::channel(1024);
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut failed = Vec::new();
-        let (mut bad, mut foreign) = (0, 0);
-        for path in files {
-            let mut foreign_here = 0u64;
-            let r = read_file(&path, &mut |t| {
-                // Never send a trace under a project it does not belong to.
-                let other = t
-                    .resource_url
-                    .as_deref()
-                    .and_then(url_project_id)
-                    .filter(|p| !p.eq_ignore_ascii_case(&project_id));
-                if let Some(other) = other {
-                    if foreign_here == 0 {
-                        tracing::error!(file = %path.display(), trace_project = other, project = %project_id, "archive trace of another project; not sent");
-                    }
-                    foreign_here += 1;
-                    return true;
-                }
-                tx.blocking_send(t).is_ok()
-            });
-            foreign += foreign_here;
-            match r {
-                Ok(stats) => bad += stats.bad,
-                Err(ReadError::Stopped) => break,
-                Err(e) => {
-                    tracing::error!(file = %path.display(), error = %e, "archive file skipped");
-                    failed.push((path, e.to_string()));
-                }
-            }
-        }
-        (failed, bad, foreign)
-    });
-    let now = chrono::Utc::now().timestamp_millis();
-    loop {
-        let next = tokio::select! {
-            biased;
-            _ = stopped(shutdown) => { report.interrupted = true; break; }
-            t = rx.recv() => t,
-        };
-        let Some(trace) = next else { break };
-        tokio::select! {
-            biased;
-            _ = stopped(shutdown) => { report.interrupted = true; break; }
-            _ = dispatcher.offer(trace, now) => {}
-        }
-    }
-    drop(rx);
-    let (failed, bad, foreign) = reader
-        .await
-        .map_err(|e| AppError::Runtime(format!("the archive reader failed: {e}")))?;
-    report.files_failed = failed;
-    report.bad_traces = bad;
-    report.foreign = foreign;
-    Ok(())
-}
-
-/// The CTS host of `region` as OTC's catalog names it (cts-api.md §7):
-/// `cts.<region>.otc.t-systems.com`, Swiss OTC (`eu-ch2`) under `.sc.`.
-pub fn regional_cts_url(region: &str) -> Url {
-    let host = if region == "eu-ch2" {
-        format!("https://cts.{region}.sc.otc.t-systems.com/")
-    } else {
-        format!("https://cts.{region}.otc.t-systems.com/")
-    };
-    Url::parse(&host).unwrap_or_else(|_| Url::parse("https://cts.invalid/").expect("a valid URL"))
-}
-
 /// The one value of a setting across the archive's files, or an error naming two that differ.
 fn one_value(
     what: &str,
@@ -335,20 +200,8 @@ async fn archive_context(
     files: &[PathBuf],
     cloud: Option<&str>,
 ) -> Result<EventContext, AppError> {
-    let (mut regions, mut trackers, mut names) =
-        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-    for f in files {
-        let c = file_context(f);
-        if let Some(r) = c.region {
-            regions.entry(r).or_insert_with(|| f.clone());
-        }
-        if let Some(t) = c.tracker {
-            trackers.entry(t).or_insert_with(|| f.clone());
-        }
-        if let Some(n) = c.region_project {
-            names.entry(n).or_insert_with(|| f.clone());
-        }
-    }
+    let l = layout(files);
+    let (regions, trackers, names) = (l.regions, l.trackers, l.region_projects);
     let fix = "back up each one separately, e.g. --archive-dir <DIR>/CloudTraces/<region>/... for one region, tracker and project";
     let path_region = one_value("regions", &regions, fix)?;
     let tracker = one_value("trackers", &trackers, fix)?.unwrap_or_else(|| cfg.tracker.clone());
@@ -398,7 +251,7 @@ async fn archive_context(
     let scan = files.to_vec();
     let want_project = bcfg.project_id.is_none() && name_id.is_none();
     let (traces_project, domain) =
-        tokio::task::spawn_blocking(move || ids_in_traces(&scan, want_project))
+        tokio::task::spawn_blocking(move || cts_client::archive::first_ids(&scan, want_project))
             .await
             .map_err(|e| AppError::Runtime(format!("the archive reader failed: {e}")))?;
     let domain = domain.unwrap_or_default();
@@ -460,38 +313,6 @@ async fn archive_context(
     ctx.source = EventContext::source_uri(&endpoint, &ctx.project_id, &tracker);
     ctx.tracker = tracker;
     Ok(ctx)
-}
-
-/// The first project id in a trace's `resource_url` (`/v<N>/<id>/...`, only
-/// when `want_project`) and the first `user.domain.id` of the archive's traces.
-fn ids_in_traces(files: &[PathBuf], want_project: bool) -> (Option<String>, Option<String>) {
-    let (mut project, mut domain) = (None, None);
-    for f in files {
-        let _ = read_file(f, &mut |t| {
-            if want_project && project.is_none() {
-                project = t
-                    .resource_url
-                    .as_deref()
-                    .and_then(url_project_id)
-                    .map(str::to_ascii_lowercase);
-            }
-            if domain.is_none() {
-                domain = t
-                    .user
-                    .as_ref()
-                    .and_then(|u| u.domain.as_ref())
-                    .and_then(|d| d.id.as_deref())
-                    .map(str::trim)
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string);
-            }
-            domain.is_none() || (want_project && project.is_none())
-        });
-        if domain.is_some() && (project.is_some() || !want_project) {
-            break;
-        }
-    }
-    (project, domain)
 }
 
 fn spawn_progress(

@@ -8,9 +8,6 @@
 //! all is reported the same way (ERROR log, counter, dead-letter file), once
 //! however often overlapping windows read it again.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +21,7 @@ use crate::delivery::pipeline::{Completion, Outcome, Pipeline};
 use crate::event::{to_event, trace_time_ms, EventContext};
 use crate::metrics::PollerMetrics;
 use crate::overrides::Overrides;
-use crate::seen::Seen;
+use cts_client::follow::{Reported, Seen};
 
 /// Maps, de-duplicates, delivers and books traces for one event source.
 #[derive(Debug)]
@@ -38,40 +35,9 @@ pub struct Dispatcher {
     reported: Reported,
 }
 
-/// How many undecodable traces are remembered so that re-reads of the same
-/// one (overlapping windows, retried windows) are not reported again.
-const REPORTED_CAPACITY: usize = 10_000;
-
 /// Without a dead-letter file, at most this much of an undecodable trace's
 /// JSON goes into its ERROR line.
 pub const LOGGED_RAW_BYTES: usize = 2048;
-
-/// Hashes of the raw JSON of undecodable traces already reported, oldest
-/// forgotten first.
-#[derive(Debug, Default)]
-struct Reported {
-    set: HashSet<u64>,
-    order: VecDeque<u64>,
-}
-
-impl Reported {
-    /// True the first time `raw` is seen (within the last [`REPORTED_CAPACITY`]).
-    fn first_time(&mut self, raw: &str) -> bool {
-        let mut h = DefaultHasher::new();
-        raw.hash(&mut h);
-        let key = h.finish();
-        if !self.set.insert(key) {
-            return false;
-        }
-        self.order.push_back(key);
-        if self.order.len() > REPORTED_CAPACITY {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-}
 
 /// The first `max` bytes of `text` (on a char boundary), with what was cut.
 fn bounded(text: &str, max: usize) -> String {
@@ -260,19 +226,6 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_trace_is_reported_once_until_forgotten() {
-        let mut r = Reported::default();
-        assert!(r.first_time("{\"a\":1}"));
-        assert!(!r.first_time("{\"a\":1}"));
-        assert!(r.first_time("{\"a\":2}"));
-        for i in 0..REPORTED_CAPACITY {
-            r.first_time(&i.to_string());
-        }
-        assert!(r.first_time("{\"a\":1}"), "forgotten after the capacity");
-        assert!(r.set.len() <= REPORTED_CAPACITY);
-    }
 
     #[test]
     fn bounded_cuts_on_a_char_boundary() {

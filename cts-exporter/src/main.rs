@@ -6,7 +6,6 @@
 //! time). Everything else lives in its own module.
 
 mod app;
-mod archive;
 mod backfill;
 mod cli;
 mod config;
@@ -17,11 +16,7 @@ mod metrics;
 mod ops;
 mod overrides;
 mod poller;
-mod seen;
-mod source;
-mod state;
 mod tenant;
-mod window;
 
 use std::process::ExitCode;
 

@@ -61,7 +61,7 @@ pub async fn serve(
     let mut stop = shutdown;
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { crate::poller::stopped(&mut stop).await })
+            .with_graceful_shutdown(async move { cts_client::follow::stopped(&mut stop).await })
             .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the /healthz and /metrics server failed");

@@ -13,7 +13,7 @@ use otc_auth::{load_cloud, AuthProvider, LoadOptions};
 use crate::app::AppError;
 use crate::config::Config;
 use crate::event::EventContext;
-use crate::source::{CtsSource, TraceSource};
+use cts_client::follow::{CtsSource, TraceSource};
 
 /// IAM calls at start are retried this many times when the failure is transient.
 const STARTUP_ATTEMPTS: u32 = 5;
@@ -69,7 +69,20 @@ pub async fn connect(cfg: &Config, cloud: Option<&str>) -> Result<Tenant, AppErr
     .with_original_extensions(cfg.original_extensions)
     .with_project_name(provider.config().project_name.as_deref());
     tracing::info!(cloud = %label, source = %context.source, region = %context.region, api = %cfg.api, "tenant ready");
-    let source = CtsSource::new(client, &cfg.tracker, &cfg.filters, cfg.page_size);
+    let f = cfg.filters.clone();
+    let template = cts_client::TraceQuery {
+        tracker: Some(cfg.tracker.clone()),
+        limit: Some(cfg.page_size),
+        service_type: f.service,
+        user: f.user,
+        resource_id: f.resource_id,
+        resource_name: f.resource_name,
+        resource_type: f.resource_type,
+        trace_name: f.operation,
+        trace_rating: f.rating.as_deref().map(cts_client::TraceRating::parse),
+        ..cts_client::TraceQuery::default()
+    };
+    let source = CtsSource::new(client, template).with_key(context.source.clone());
     Ok(Tenant {
         label,
         context,

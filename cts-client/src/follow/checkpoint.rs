@@ -1,38 +1,45 @@
-//! The state file: each poller's watermark and the ids it delivered within
-//! the lateness horizon, so a restart neither leaves a gap nor repeats.
+//! Where a follower's position is kept: the [`Checkpoint`] trait and the
+//! [`FileCheckpoint`] that stores it in a JSON file.
 //!
-//! One JSON file holds every poller, keyed by its event `source` (which names
-//! endpoint, project and tracker). It is replaced atomically: write a
-//! temporary file in the same directory, fsync it, rename it over the old
-//! one, fsync the directory. A crash leaves either the old or the new file;
-//! a temporary file a crash left behind (killed between write and rename) is
-//! never read and is removed at the next open.
+//! A [`Position`] is a watermark, the ids delivered within the lateness
+//! horizon and, until the first window completes, the floor (the lower edge
+//! of the very first window). The follower saves its starting point before
+//! it hands out anything, and saves again only after every trace of a window
+//! was acknowledged, so a restart at any moment resumes from that first lower
+//! edge or a later watermark: never a gap, at most a few repeats.
 //!
-//! A poller without an entry saves one (its starting point, `watermark_ms`
-//! and `floor_ms` both at the lower edge of its first window) before it sends
-//! anything, so a restart at any moment resumes from that first lower edge or
-//! from a later watermark, never from a new `CTS_FROM` computed at restart.
+//! [`FileCheckpoint`] is the format of cts-exporter's state file
+//! (`CTS_STATE_FILE`): one JSON file holds every follower, keyed by its
+//! source key (endpoint, project and tracker, see [`source_key`]). It is
+//! replaced atomically: write a temporary file in the same directory, fsync
+//! it, rename it over the old one, fsync the directory. A crash leaves
+//! either the old or the new file; a temporary file a crash left behind
+//! (killed between write and rename) is never read and is removed at the
+//! next open.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-/// The format version written; older files are refused with a clear message.
+use crate::Error;
+
+/// The format version written; other versions are refused with a clear message.
 pub const STATE_VERSION: u32 = 1;
 
-/// One poller's position.
+/// One follower's position.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PollerState {
+pub struct Position {
     /// Every trace with a time before this (epoch ms) that CTS showed has been
-    /// acknowledged by the sink (or refused for good).
+    /// acknowledged by the caller (or refused for good).
     pub watermark_ms: i64,
     /// Ids delivered within the lateness horizon, with their trace times.
     #[serde(default)]
     pub delivered: Vec<DeliveredId>,
-    /// The lower edge of this poller's very first window (epoch ms), kept
+    /// The lower edge of this follower's very first window (epoch ms), kept
     /// while the watermark is still that start: no window reaches back before
     /// it, so a restart in the first window covers exactly what the first
     /// start would have. Absent in files written before it existed (then the
@@ -50,65 +57,92 @@ pub struct DeliveredId {
     pub time_ms: i64,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct StateFile {
-    version: u32,
-    #[serde(default)]
-    pollers: BTreeMap<String, PollerState>,
+/// Stores followers' positions, keyed by their source key.
+///
+/// `save` must be durable when it returns `Ok` (the follower relies on it:
+/// the starting point is saved before anything is handed out) and atomic
+/// (a crash leaves the old or the new position, never a mix). An error from
+/// `save` of the starting point stops the start; later save errors are
+/// reported through [`super::Progress::SaveFailed`] and the follower goes on
+/// (a restart would then repeat traces, never skip them).
+pub trait Checkpoint: Send + Sync {
+    /// The saved position of `key`, `None` when there is none.
+    fn load(&self, key: &str) -> impl Future<Output = Result<Option<Position>, Error>> + Send;
+    /// Stores `position` for `key`, replacing the previous one.
+    fn save(
+        &self,
+        key: &str,
+        position: &Position,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// Why the state file cannot be used.
-#[derive(Debug)]
-pub enum StateError {
-    /// It exists but cannot be read.
-    Read(PathBuf, std::io::Error),
-    /// It is not a state file of this version.
-    Invalid(PathBuf, String),
-    /// Saving failed.
-    Write(PathBuf, std::io::Error),
+impl<C: Checkpoint> Checkpoint for Arc<C> {
+    fn load(&self, key: &str) -> impl Future<Output = Result<Option<Position>, Error>> + Send {
+        (**self).load(key)
+    }
+    fn save(
+        &self,
+        key: &str,
+        position: &Position,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        (**self).save(key, position)
+    }
 }
 
-impl std::fmt::Display for StateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+/// `None` keeps nothing: every start is a fresh start.
+impl<C: Checkpoint> Checkpoint for Option<C> {
+    async fn load(&self, key: &str) -> Result<Option<Position>, Error> {
         match self {
-            StateError::Read(p, e) => write!(f, "cannot read the state file {}: {e}", p.display()),
-            StateError::Invalid(p, e) => write!(
-                f,
-                "the state file {} is not valid ({e}); repair it or delete it (the exporter then starts CTS_FROM minutes back)",
-                p.display()
-            ),
-            StateError::Write(p, e) => write!(f, "cannot save the state file {}: {e}", p.display()),
+            Some(c) => c.load(key).await,
+            None => Ok(None),
+        }
+    }
+    async fn save(&self, key: &str, position: &Position) -> Result<(), Error> {
+        match self {
+            Some(c) => c.save(key, position).await,
+            None => Ok(()),
         }
     }
 }
 
-impl std::error::Error for StateError {}
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    #[serde(default)]
+    pollers: BTreeMap<String, Position>,
+}
 
-/// The state file, shared by every poller of the process.
+/// Positions in one JSON file (cts-exporter's state-file format), replaced
+/// atomically on every save. One file can be shared by several followers
+/// (through an `Arc`): each has its own key.
 #[derive(Debug)]
-pub struct StateStore {
+pub struct FileCheckpoint {
     path: PathBuf,
     file: Mutex<StateFile>,
 }
 
-impl StateStore {
-    /// Loads `path`; a missing file is an empty state. Temporary files an
-    /// earlier process left next to it (killed between write and rename) are
-    /// removed; they are never read.
-    pub fn open(path: &Path) -> Result<StateStore, StateError> {
+impl FileCheckpoint {
+    /// Loads `path`; a missing file is an empty state (the directory must
+    /// exist by the first save). Temporary files an earlier process left next
+    /// to it (killed between write and rename) are removed; they are never read.
+    pub fn open(path: impl AsRef<Path>) -> Result<FileCheckpoint, Error> {
+        let path = path.as_ref();
         remove_leftover_temporaries(path);
         let file = match std::fs::read(path) {
             Ok(bytes) => {
-                let f: StateFile = serde_json::from_slice(&bytes)
-                    .map_err(|e| StateError::Invalid(path.to_path_buf(), e.to_string()))?;
+                let f: StateFile =
+                    serde_json::from_slice(&bytes).map_err(|e| Error::CheckpointInvalid {
+                        path: path.to_path_buf(),
+                        problem: e.to_string(),
+                    })?;
                 if f.version != STATE_VERSION {
-                    return Err(StateError::Invalid(
-                        path.to_path_buf(),
-                        format!(
-                            "version {} but this exporter writes version {STATE_VERSION}",
+                    return Err(Error::CheckpointInvalid {
+                        path: path.to_path_buf(),
+                        problem: format!(
+                            "version {} but this version of cts-client reads and writes version {STATE_VERSION}",
                             f.version
                         ),
-                    ));
+                    });
                 }
                 f
             }
@@ -116,35 +150,58 @@ impl StateStore {
                 version: STATE_VERSION,
                 pollers: BTreeMap::new(),
             },
-            Err(e) => return Err(StateError::Read(path.to_path_buf(), e)),
+            Err(e) => {
+                return Err(Error::CheckpointRead {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
         };
-        Ok(StateStore {
+        Ok(FileCheckpoint {
             path: path.to_path_buf(),
             file: Mutex::new(file),
         })
     }
 
-    /// The saved state of the poller with this `source`.
-    pub fn get(&self, source: &str) -> Option<PollerState> {
-        self.lock().pollers.get(source).cloned()
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
-    /// The sources that have an entry, in order.
-    pub fn sources(&self) -> Vec<String> {
+    /// The saved position of `key`.
+    pub fn get(&self, key: &str) -> Option<Position> {
+        self.lock().pollers.get(key).cloned()
+    }
+
+    /// The keys that have an entry, in order.
+    pub fn keys(&self) -> Vec<String> {
         self.lock().pollers.keys().cloned().collect()
     }
 
-    /// Records `state` for `source` and writes the whole file atomically.
-    pub fn save(&self, source: &str, state: PollerState) -> Result<(), StateError> {
+    /// Records `position` for `key` and writes the whole file atomically
+    /// (blocking: a few small writes and two fsyncs).
+    pub fn put(&self, key: &str, position: Position) -> Result<(), Error> {
         let mut f = self.lock();
-        f.pollers.insert(source.to_string(), state);
-        let bytes = serde_json::to_vec(&*f)
-            .map_err(|e| StateError::Write(self.path.clone(), std::io::Error::other(e)))?;
-        write_atomic(&self.path, &bytes).map_err(|e| StateError::Write(self.path.clone(), e))
+        f.pollers.insert(key.to_string(), position);
+        let write_error = |e| Error::CheckpointWrite {
+            path: self.path.clone(),
+            source: e,
+        };
+        let bytes = serde_json::to_vec(&*f).map_err(|e| write_error(std::io::Error::other(e)))?;
+        write_atomic(&self.path, &bytes).map_err(write_error)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StateFile> {
         self.file.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Checkpoint for FileCheckpoint {
+    async fn load(&self, key: &str) -> Result<Option<Position>, Error> {
+        Ok(self.get(key))
+    }
+    async fn save(&self, key: &str, position: &Position) -> Result<(), Error> {
+        self.put(key, position.clone())
     }
 }
 
@@ -187,14 +244,15 @@ fn remove_leftover_temporaries(path: &Path) {
         }
         match std::fs::remove_file(entry.path()) {
             Ok(()) => tracing::info!(file = %entry.path().display(),
-                "removed a temporary state file an interrupted save left behind; the state file itself is used"),
+                "removed a temporary checkpoint file an interrupted save left behind; the state file itself is used"),
             Err(e) => tracing::warn!(file = %entry.path().display(), error = %e,
-                "cannot remove a temporary state file an interrupted save left behind; it is ignored"),
+                "cannot remove a temporary checkpoint file an interrupted save left behind; it is ignored"),
         }
     }
 }
 
-/// Write a temporary sibling, fsync, rename over `path`, fsync the directory.
+/// Writes `bytes` to `path` atomically: a temporary sibling, fsync, rename
+/// over `path`, fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let (dir, name) = dir_and_name(path);
     let tmp = dir.join(format!("{}{}", temporary_prefix(&name), std::process::id()));
@@ -217,8 +275,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn state(wm: i64) -> PollerState {
-        PollerState {
+    fn state(wm: i64) -> Position {
+        Position {
             watermark_ms: wm,
             delivered: vec![DeliveredId {
                 id: "a".into(),
@@ -232,12 +290,12 @@ mod tests {
     fn missing_file_is_empty_and_saves_roundtrip() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.json");
-        let s = StateStore::open(&path).expect("open");
+        let s = FileCheckpoint::open(&path).expect("open");
         assert_eq!(s.get("src"), None);
-        s.save("src", state(100)).expect("save");
-        s.save("other", state(7)).expect("save");
-        s.save("src", state(200)).expect("save");
-        let again = StateStore::open(&path).expect("reopen");
+        s.put("src", state(100)).expect("save");
+        s.put("other", state(7)).expect("save");
+        s.put("src", state(200)).expect("save");
+        let again = FileCheckpoint::open(&path).expect("reopen");
         assert_eq!(again.get("src"), Some(state(200)));
         assert_eq!(again.get("other"), Some(state(7)));
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
@@ -249,10 +307,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.json");
         std::fs::write(&path, "{not json").expect("write");
-        let e = StateStore::open(&path).expect_err("corrupt").to_string();
+        let e = FileCheckpoint::open(&path)
+            .expect_err("corrupt")
+            .to_string();
         assert!(e.contains("not valid") && e.contains("delete it"), "{e}");
         std::fs::write(&path, r#"{"version": 99, "pollers": {}}"#).expect("write");
-        let e = StateStore::open(&path).expect_err("version").to_string();
+        let e = FileCheckpoint::open(&path)
+            .expect_err("version")
+            .to_string();
         assert!(e.contains("version 99"), "{e}");
     }
 
@@ -262,8 +324,8 @@ mod tests {
         // the complete old file and a temporary sibling, full or cut short.
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.json");
-        let s = StateStore::open(&path).expect("open");
-        s.save("src", state(100)).expect("save");
+        let s = FileCheckpoint::open(&path).expect("open");
+        s.put("src", state(100)).expect("save");
         drop(s);
         let full = dir.path().join(".state.json.tmp.4242");
         let cut = dir.path().join(".state.json.tmp.17");
@@ -283,7 +345,7 @@ mod tests {
         for o in other {
             std::fs::write(dir.path().join(o), "x").expect("write");
         }
-        let again = StateStore::open(&path).expect("reopen");
+        let again = FileCheckpoint::open(&path).expect("reopen");
         assert_eq!(
             again.get("src"),
             Some(state(100)),
@@ -293,9 +355,9 @@ mod tests {
         for o in other {
             assert!(dir.path().join(o).exists(), "{o} left alone");
         }
-        again.save("src", state(200)).expect("save");
+        again.put("src", state(200)).expect("save");
         assert_eq!(
-            StateStore::open(&path).expect("reopen").get("src"),
+            FileCheckpoint::open(&path).expect("reopen").get("src"),
             Some(state(200))
         );
     }
@@ -304,15 +366,15 @@ mod tests {
     fn the_floor_round_trips_and_older_files_without_it_still_load() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.json");
-        let s = StateStore::open(&path).expect("open");
-        let start = PollerState {
+        let s = FileCheckpoint::open(&path).expect("open");
+        let start = Position {
             watermark_ms: 5,
             delivered: Vec::new(),
             floor_ms: Some(5),
         };
-        s.save("src", start.clone()).expect("save");
+        s.put("src", start.clone()).expect("save");
         assert_eq!(
-            StateStore::open(&path).expect("reopen").get("src"),
+            FileCheckpoint::open(&path).expect("reopen").get("src"),
             Some(start)
         );
         // A file of the format before `floor_ms` (same version) loads as `None`.
@@ -321,13 +383,13 @@ mod tests {
             r#"{"version":1,"pollers":{"src":{"watermark_ms":7,"delivered":[]}}}"#,
         )
         .expect("write");
-        let old = StateStore::open(&path)
+        let old = FileCheckpoint::open(&path)
             .expect("reopen")
             .get("src")
             .expect("entry");
         assert_eq!((old.watermark_ms, old.floor_ms), (7, None));
         assert_eq!(
-            StateStore::open(&path).expect("reopen").sources(),
+            FileCheckpoint::open(&path).expect("reopen").keys(),
             vec!["src".to_string()]
         );
     }
@@ -335,8 +397,8 @@ mod tests {
     #[test]
     fn save_into_a_missing_directory_fails_cleanly() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = StateStore::open(&dir.path().join("nope/state.json")).expect("open");
-        let e = s.save("src", state(1)).expect_err("no dir").to_string();
+        let s = FileCheckpoint::open(dir.path().join("nope/state.json")).expect("open");
+        let e = s.put("src", state(1)).expect_err("no dir").to_string();
         assert!(e.contains("cannot save the state file"), "{e}");
     }
 }

@@ -20,7 +20,9 @@
 //! Ids in the canonical UUID form (what CTS issues) are stored as 16 bytes
 //! instead of a 36-byte string, which keeps a full set small.
 
-use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 
 /// A trace id as stored: a canonical lower-case UUID packed into two words, or the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -115,7 +117,6 @@ impl Seen {
     }
 
     /// Number of ids held.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -146,8 +147,12 @@ impl Seen {
         }
     }
 
+    /// True when no id is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Forgets a claim whose delivery was abandoned.
-    #[cfg(test)]
     pub fn release(&mut self, id: &str) {
         let key = Key::new(id);
         if self.map.get(&key).is_some_and(|e| !e.done) {
@@ -205,7 +210,7 @@ impl Seen {
                 tracing::warn!(
                     capacity = self.capacity,
                     "de-duplication set full of ids that may still be fetched again; forgetting the oldest, \
-                     which may resend some traces (raise CTS_DEDUP_CAPACITY or lower CTS_MAX_WINDOW_SECS)"
+                     which may resend some traces (raise the de-duplication capacity, CTS_DEDUP_CAPACITY in cts-exporter, or lower the maximum window)"
                 );
             }
         } else {
@@ -227,6 +232,37 @@ impl Seen {
         let (_, cutoff, _) = times.select_nth_unstable(k);
         let cutoff = *cutoff;
         self.map.retain(|_, e| !e.done || e.time_ms > cutoff);
+    }
+}
+
+/// How many undecodable traces a [`Reported`] remembers.
+pub const REPORTED_CAPACITY: usize = 10_000;
+
+/// Undecodable traces already reported, by a hash of their raw JSON, with
+/// bounded memory (the oldest forgotten first): overlapping and retried
+/// windows read the same undecodable trace again, and it is reported once.
+#[derive(Debug, Default)]
+pub struct Reported {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl Reported {
+    /// True the first time `raw` is seen (within the last [`REPORTED_CAPACITY`]).
+    pub fn first_time(&mut self, raw: &str) -> bool {
+        let mut h = DefaultHasher::new();
+        raw.hash(&mut h);
+        let key = h.finish();
+        if !self.set.insert(key) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > REPORTED_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
     }
 }
 
@@ -329,5 +365,18 @@ mod tests {
         t.restore(d.iter().map(|(k, v)| (k.as_str(), *v)));
         assert!(!t.claim("a", 1));
         assert!(t.claim("b", 2));
+    }
+
+    #[test]
+    fn an_undecodable_trace_is_reported_once_until_forgotten() {
+        let mut r = Reported::default();
+        assert!(r.first_time("{\"a\":1}"));
+        assert!(!r.first_time("{\"a\":1}"));
+        assert!(r.first_time("{\"a\":2}"));
+        for i in 0..REPORTED_CAPACITY {
+            r.first_time(&i.to_string());
+        }
+        assert!(r.first_time("{\"a\":1}"), "forgotten after the capacity");
+        assert!(r.set.len() <= REPORTED_CAPACITY);
     }
 }

@@ -8,12 +8,13 @@
 //! a file that is not JSON at all stops at the broken point and is reported.
 //! Digest files (integrity records, not traces) are skipped.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use cts_client::Trace;
+use crate::Trace;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -110,6 +111,36 @@ pub fn file_context(path: &Path) -> FileContext {
     ctx
 }
 
+/// What the files of an archive say ([`file_context`]): each distinct value
+/// with the first file (in the given order) that says it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The `<region>` folders.
+    pub regions: BTreeMap<String, PathBuf>,
+    /// The `<tracker>` folders.
+    pub trackers: BTreeMap<String, PathBuf>,
+    /// The `<region>` or `<region>-<project>` parts of the file names.
+    pub region_projects: BTreeMap<String, PathBuf>,
+}
+
+/// Collects [`file_context`] over `files`.
+pub fn layout(files: &[PathBuf]) -> Layout {
+    let mut l = Layout::default();
+    for f in files {
+        let c = file_context(f);
+        for (value, map) in [
+            (c.region, &mut l.regions),
+            (c.tracker, &mut l.trackers),
+            (c.region_project, &mut l.region_projects),
+        ] {
+            if let Some(v) = value {
+                map.entry(v).or_insert_with(|| f.clone());
+            }
+        }
+    }
+    l
+}
+
 /// True for a 32-character hexadecimal id (the form of OTC project ids).
 pub fn is_hex_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -138,6 +169,52 @@ pub fn url_project_id(resource_url: &str) -> Option<&str> {
         (Some(&"projects"), Some(id)) if at == 2 && is_hex_id(id) => Some(id),
         _ => None,
     }
+}
+
+/// The CTS host of `region` as OTC's catalog names it (cts-api.md §7):
+/// `cts.<region>.otc.t-systems.com`, Swiss OTC (`eu-ch2`) under `.sc.`. An
+/// archive's traces carry no endpoint; this is the one their source names.
+pub fn regional_cts_url(region: &str) -> url::Url {
+    let host = if region == "eu-ch2" {
+        format!("https://cts.{region}.sc.otc.t-systems.com/")
+    } else {
+        format!("https://cts.{region}.otc.t-systems.com/")
+    };
+    url::Url::parse(&host)
+        .unwrap_or_else(|_| url::Url::parse("https://cts.invalid/").expect("a valid URL"))
+}
+
+/// The first project id in a trace's `resource_url` ([`url_project_id`],
+/// lower-cased; only looked for when `want_project`) and the first non-blank
+/// `user.domain.id` of the traces of `files`, reading no further than needed.
+pub fn first_ids(files: &[PathBuf], want_project: bool) -> (Option<String>, Option<String>) {
+    let (mut project, mut domain) = (None, None);
+    for f in files {
+        let _ = read_file(f, &mut |t| {
+            if want_project && project.is_none() {
+                project = t
+                    .resource_url
+                    .as_deref()
+                    .and_then(url_project_id)
+                    .map(str::to_ascii_lowercase);
+            }
+            if domain.is_none() {
+                domain = t
+                    .user
+                    .as_ref()
+                    .and_then(|u| u.domain.as_ref())
+                    .and_then(|d| d.id.as_deref())
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string);
+            }
+            domain.is_none() || (want_project && project.is_none())
+        });
+        if domain.is_some() && (project.is_some() || !want_project) {
+            break;
+        }
+    }
+    (project, domain)
 }
 
 /// Every file under `dir` (recursively, sorted by path): `(trace files, skipped files)`.

@@ -38,7 +38,7 @@ pub struct Plan {
     pub lost_before_ms: Option<i64>,
 }
 
-/// Plans windows for one poller.
+/// Plans windows for one follower.
 #[derive(Debug, Clone, Copy)]
 pub struct Planner {
     lateness_ms: i64,
