@@ -1,11 +1,13 @@
-//! The delivery settings: sink URL, content mode, CA bundle, OIDC token
+//! The delivery settings: sink URL, content mode, batch mode, CA bundle, OIDC token
 //! file, concurrency, retry policy and request timeout.
 
 use std::time::Duration;
 
 use url::Url;
 
-use super::values::{int_in, nonzero, path_opt};
+use ce_delivery::Batching;
+
+use super::values::{boolean, int_in, nonzero, path_opt};
 use super::{ConfigError, EventMode, SinkConfig};
 use crate::cli::CommonArgs;
 use crate::delivery::retry::sink_retry;
@@ -63,7 +65,28 @@ pub(super) fn sink_config(a: &CommonArgs) -> Result<SinkConfig, ConfigError> {
             format!("must be at least CTS_RETRY_INITIAL_MS ({initial}), got {max}"),
         ));
     }
+    let batch = if boolean("CTS_CE_BATCH (--ce-batch)", &a.ce_batch)? {
+        Some(Batching::new(
+            int_in(
+                "CTS_CE_BATCH_MAX_EVENTS (--ce-batch-max-events)",
+                &a.ce_batch_max_events,
+                1,
+                10_000,
+                "e.g. 100",
+            )? as usize,
+            Duration::from_millis(int_in(
+                "CTS_CE_BATCH_MAX_DELAY_MS (--ce-batch-max-delay-ms)",
+                &a.ce_batch_max_delay_ms,
+                0,
+                60_000,
+                "e.g. 200",
+            )?),
+        ))
+    } else {
+        None
+    };
     Ok(SinkConfig {
+        batch,
         url,
         mode,
         ca_pem: a.ca_certs.as_deref().map(ca_pem).transpose()?,

@@ -1,26 +1,96 @@
-//! One attempt at handing an event over: to the sink by HTTP, or to stdout.
+//! One attempt at handing an event (or a batch) over: to the sink by HTTP, or to stdout.
 //!
 //! A transport answers each attempt with a [`Verdict`]; it never loops. The
 //! loop, the bounded concurrency and the bookkeeping live in
-//! [`crate::delivery::pipeline`], so they are tested with a fake transport.
+//! [`crate::pipeline`], so they are tested with a fake transport.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use cloudevents::Event;
 
-use crate::config::{EventMode, SinkConfig};
-use crate::delivery::retry::{classify, Verdict};
-use crate::delivery::token::TokenFile;
-use crate::event::http;
+use crate::encoding;
+use crate::retry::{classify, Verdict};
+use crate::token::TokenFile;
+use crate::Error;
 
-/// Hands one event over once.
+/// Hands events over, one attempt at a time.
 #[async_trait]
 pub trait Transport: Send + Sync + std::fmt::Debug {
-    /// One attempt; the caller decides about retries.
+    /// One attempt for one event; the caller decides about retries.
     async fn attempt(&self, event: &Event) -> Verdict;
+
+    /// One attempt for several events at once, acknowledged or refused as a
+    /// whole. Transports that cannot send batches keep this default, which
+    /// refuses at once, so the pipeline sends the events one by one instead.
+    async fn attempt_batch(&self, events: &[Event]) -> Verdict {
+        let _ = events;
+        Verdict::Reject {
+            status: None,
+            reason: "this transport sends events one at a time".into(),
+        }
+    }
+}
+
+/// How a single CloudEvent travels over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentMode {
+    /// Attributes in `ce-*` headers, the data as body (Knative's default).
+    Binary,
+    /// The whole event as `application/cloudevents+json`.
+    Structured,
+}
+
+/// What [`HttpTransport`] needs: where, how, and with which credentials.
+#[derive(Clone)]
+pub struct HttpConfig {
+    /// The sink (`K_SINK`).
+    pub url: url::Url,
+    /// Binary or structured content mode for single events.
+    pub mode: ContentMode,
+    /// Extra CA certificates (PEM, `K_CA_CERTS`) for an https sink.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The OIDC token file (Knative mounts `/oidc/token`); absent file = no token.
+    pub oidc_token_file: Option<PathBuf>,
+    /// Idle connections kept per host; match the pipeline's concurrency.
+    pub max_idle_per_host: usize,
+    /// Timeout of one request, answer included.
+    pub request_timeout: Duration,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl HttpConfig {
+    /// Binary mode, no CA bundle, no token, 64 idle connections, a 30 s
+    /// timeout and `ce-delivery/<version>` as user agent.
+    pub fn new(url: url::Url) -> HttpConfig {
+        HttpConfig {
+            url,
+            mode: ContentMode::Binary,
+            ca_pem: None,
+            oidc_token_file: None,
+            max_idle_per_host: 64,
+            request_timeout: Duration::from_secs(30),
+            user_agent: concat!("ce-delivery/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("url", &shown_url(&self.url))
+            .field("mode", &self.mode)
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("oidc_token_file", &self.oidc_token_file)
+            .field("max_idle_per_host", &self.max_idle_per_host)
+            .field("request_timeout", &self.request_timeout)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
 }
 
 /// POSTs CloudEvents to the sink.
@@ -30,29 +100,33 @@ pub struct HttpTransport {
     url: url::Url,
     /// The URL for messages, with any password replaced by `***`.
     shown_url: String,
-    mode: EventMode,
+    mode: ContentMode,
     token: Option<Arc<TokenFile>>,
 }
 
-/// The sink's HTTP client could not be built (bad CA bundle, TLS backend).
-#[derive(Debug)]
-pub struct BuildError(pub String);
-
 impl HttpTransport {
     /// Builds the HTTP client for `cfg`.
-    pub fn new(cfg: &SinkConfig) -> Result<HttpTransport, BuildError> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Client`] if the CA bundle holds no valid certificate or the
+    /// TLS backend cannot start.
+    pub fn new(cfg: &HttpConfig) -> Result<HttpTransport, Error> {
         let mut b = reqwest::Client::builder()
             .timeout(cfg.request_timeout)
-            .pool_max_idle_per_host(cfg.concurrency.get())
-            .user_agent(concat!("cts-exporter/", env!("CARGO_PKG_VERSION")));
+            .pool_max_idle_per_host(cfg.max_idle_per_host)
+            .user_agent(cfg.user_agent.as_str());
         if let Some(pem) = &cfg.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| BuildError(format!("K_CA_CERTS: {e}")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::Client {
+                problem: format!("the CA bundle (K_CA_CERTS) is not valid PEM: {e}"),
+            })?;
             for c in certs {
                 b = b.add_root_certificate(c);
             }
         }
-        let client = b.build().map_err(|e| BuildError(e.to_string()))?;
+        let client = b.build().map_err(|e| Error::Client {
+            problem: describe(e),
+        })?;
         Ok(HttpTransport {
             client,
             url: cfg.url.clone(),
@@ -65,16 +139,21 @@ impl HttpTransport {
         })
     }
 
-    fn request(&self, event: &Event) -> Result<reqwest::RequestBuilder, String> {
+    fn post(&self) -> reqwest::RequestBuilder {
         let mut rb = self.client.post(self.url.clone());
         if let Some(tok) = self.token.as_ref().and_then(|t| t.current()) {
             rb = rb.bearer_auth(tok.expose());
         }
+        rb
+    }
+
+    fn request(&self, event: &Event) -> Result<reqwest::RequestBuilder, Error> {
+        let mut rb = self.post();
         match self.mode {
-            EventMode::Binary => {
+            ContentMode::Binary => {
                 // Written here, not by the SDK's binding, which sends header
-                // values unencoded and the time as `+00:00` (see event::http).
-                let m = http::binary(event).map_err(|e| e.to_string())?;
+                // values unencoded and the time as `+00:00` (see encoding).
+                let m = encoding::binary(event)?;
                 for (name, value) in m.headers {
                     rb = rb.header(name, value);
                 }
@@ -83,28 +162,26 @@ impl HttpTransport {
                 }
                 Ok(rb.body(m.body))
             }
-            EventMode::Structured => {
-                let body = http::structured(event).map_err(|e| e.to_string())?;
+            ContentMode::Structured => {
+                let body = encoding::structured(event)?;
                 Ok(rb
                     .header(
                         reqwest::header::CONTENT_TYPE,
-                        "application/cloudevents+json",
+                        encoding::STRUCTURED_CONTENT_TYPE,
                     )
                     .body(body))
             }
         }
     }
-}
 
-#[async_trait]
-impl Transport for HttpTransport {
-    async fn attempt(&self, event: &Event) -> Verdict {
-        let rb = match self.request(event) {
+    /// Sends a built request once and classifies the answer.
+    async fn send(&self, built: Result<reqwest::RequestBuilder, Error>) -> Verdict {
+        let rb = match built {
             Ok(rb) => rb,
-            Err(reason) => {
+            Err(e) => {
                 return Verdict::Reject {
                     status: None,
-                    reason: format!("cannot encode the event: {reason}"),
+                    reason: e.to_string(),
                 }
             }
         };
@@ -156,6 +233,23 @@ impl Transport for HttpTransport {
     }
 }
 
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn attempt(&self, event: &Event) -> Verdict {
+        self.send(self.request(event)).await
+    }
+
+    /// POSTs the events as one `application/cloudevents-batch+json` body.
+    async fn attempt_batch(&self, events: &[Event]) -> Verdict {
+        let built = encoding::batch(events).map(|body| {
+            self.post()
+                .header(reqwest::header::CONTENT_TYPE, encoding::BATCH_CONTENT_TYPE)
+                .body(body)
+        });
+        self.send(built).await
+    }
+}
+
 /// The error chain as text, without the URL (which may carry credentials).
 fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
@@ -189,19 +283,19 @@ fn with_body(reason: String, body: &[u8]) -> String {
     }
 }
 
-/// Prints each event as one line of structured JSON on stdout (`CTS_X_PNP=false`).
+/// Prints each event as one line of structured JSON on stdout (a dry run).
 #[derive(Debug, Default)]
 pub struct PrintTransport;
 
 #[async_trait]
 impl Transport for PrintTransport {
     async fn attempt(&self, event: &Event) -> Verdict {
-        let line = match http::structured(event) {
+        let line = match encoding::structured(event) {
             Ok(l) => l,
             Err(e) => {
                 return Verdict::Reject {
                     status: None,
-                    reason: format!("cannot encode the event: {e}"),
+                    reason: e.to_string(),
                 }
             }
         };
@@ -233,5 +327,8 @@ mod tests {
             shown_url(&url::Url::parse("http://sink/").expect("url")),
             "http://sink/"
         );
+        let cfg =
+            HttpConfig::new(url::Url::parse("https://user:hunter2@sink.example/").expect("url"));
+        assert!(!format!("{cfg:?}").contains("hunter2"));
     }
 }
