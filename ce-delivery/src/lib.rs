@@ -82,7 +82,10 @@ pub use pipeline::{
 };
 pub use retry::{sink_retry, RetryPolicy, Verdict};
 pub use token::{Secret, TokenFile};
-pub use transport::{ContentMode, HttpConfig, HttpTransport, PrintTransport, Transport};
+pub use transport::{
+    parse_sink_url, read_ca_bundle, ContentMode, HttpConfig, HttpTransport, PrintTransport,
+    Transport,
+};
 
 /// Everything that can go wrong in this crate. Messages name the problem and
 /// the fix, and never contain a token or a URL password.
@@ -94,6 +97,14 @@ pub enum Error {
     #[error("{problem}")]
     Overrides {
         /// What is wrong, an example of a valid value and what was given.
+        problem: String,
+    },
+    /// A Knative setting (`K_SINK`, `K_CA_CERTS`) is not usable. Permanent:
+    /// the message names the value and an example; the caller adds the
+    /// setting's name.
+    #[error("{problem}")]
+    Setting {
+        /// What is wrong, an example and what was given.
         problem: String,
     },
     /// The HTTP client could not be built (a CA bundle without a valid

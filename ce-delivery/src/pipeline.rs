@@ -205,18 +205,19 @@ impl Pipeline {
     /// Starts delivering `event`, first waiting for a free slot. In batch mode
     /// the event joins the open batch, or opens a new one.
     pub async fn submit(&mut self, id: String, time_ms: i64, event: Event) {
-        self.events_in_flight += 1;
         let mut item = Item { id, time_ms, event };
         let Some(batching) = self.batching else {
             self.wait_for_slot().await;
             let shared = Arc::clone(&self.shared);
             self.tasks
                 .spawn(async move { vec![deliver_one(&shared, item).await] });
+            self.events_in_flight += 1;
             return;
         };
         if let Some(open) = &mut self.open {
             match open.tx.send(item) {
                 Ok(()) => {
+                    self.events_in_flight += 1;
                     open.count += 1;
                     if open.count >= batching.max_events {
                         // Dropping the sender sends the full batch at once.
@@ -237,6 +238,7 @@ impl Pipeline {
         self.tasks
             .spawn(async move { gather_and_send(&shared, batching, item, rx).await });
         self.open = Some(OpenBatch { tx, count: 1 });
+        self.events_in_flight += 1;
     }
 
     /// Finished deliveries collected so far (without waiting).

@@ -93,6 +93,61 @@ impl std::fmt::Debug for HttpConfig {
     }
 }
 
+/// Checks a sink URL as Knative injects it in `K_SINK`: an `http` or `https`
+/// URL with a host. Surrounding blanks are ignored.
+///
+/// # Errors
+///
+/// [`Error::Setting`] naming the value and giving an example.
+pub fn parse_sink_url(raw: &str) -> Result<url::Url, Error> {
+    let raw = raw.trim();
+    let url = url::Url::parse(raw).map_err(|e| Error::Setting {
+        problem: format!(
+            "{raw:?} is not a URL ({e}); expected e.g. http://sink.default.svc.cluster.local"
+        ),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::Setting {
+            problem: format!("{raw:?} is not an http(s) URL with a host; expected e.g. https://sink.default.svc.cluster.local"),
+        });
+    }
+    Ok(url)
+}
+
+/// Reads a CA bundle as Knative passes it in `K_CA_CERTS`: PEM text, or the
+/// path of a PEM file. Every certificate is checked the way a client will
+/// trust it, so a bad bundle fails here and not at the first request.
+///
+/// # Errors
+///
+/// [`Error::Setting`] if the file cannot be read or holds no valid certificate.
+pub fn read_ca_bundle(raw: &str) -> Result<Vec<u8>, Error> {
+    let pem = if raw.contains("-----BEGIN") {
+        raw.as_bytes().to_vec()
+    } else {
+        std::fs::read(raw.trim()).map_err(|e| Error::Setting {
+            problem: format!(
+                "expected PEM certificates or a readable PEM file; cannot read {raw:?}: {e}"
+            ),
+        })?
+    };
+    let invalid = || {
+        Error::Setting {
+        problem: "holds no valid PEM certificate; give the CA bundle starting with -----BEGIN CERTIFICATE-----".into(),
+    }
+    };
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| invalid())?;
+    if certs.is_empty() {
+        return Err(invalid());
+    }
+    // The DER inside is only checked when a client trusts it.
+    let mut builder = reqwest::Client::builder();
+    for c in certs {
+        builder = builder.add_root_certificate(c);
+    }
+    builder.build().map(|_| pem).map_err(|_| invalid())
+}
+
 /// POSTs CloudEvents to the sink.
 #[derive(Debug)]
 pub struct HttpTransport {
@@ -317,6 +372,33 @@ impl Transport for PrintTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sink_urls_and_ca_bundles_are_checked() {
+        assert_eq!(
+            parse_sink_url(" http://sink.default.svc/ns ")
+                .expect("valid")
+                .as_str(),
+            "http://sink.default.svc/ns"
+        );
+        for (raw, needle) in [
+            ("not a url", "is not a URL"),
+            ("ftp://x/", "http(s)"),
+            ("", "is not a URL"),
+            ("http://", "is not a URL"),
+            ("mailto:ü@x", "http(s)"),
+        ] {
+            let e = parse_sink_url(raw).expect_err(raw);
+            assert!(e.to_string().contains(needle), "{raw}: {e}");
+        }
+        let e = read_ca_bundle("/nonexistent/ca.pem").expect_err("no file");
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        let e = read_ca_bundle(
+            "-----BEGIN CERTIFICATE-----\nnot base64 ü\n-----END CERTIFICATE-----\n",
+        )
+        .expect_err("bad PEM");
+        assert!(e.to_string().contains("no valid PEM"), "{e}");
+    }
 
     #[test]
     fn sink_passwords_are_masked_in_messages() {
