@@ -10,7 +10,7 @@
 //! `CTS_CE_BATCH=true` with `BENCH_BATCH_EVENTS`, default 100): an emulator with `BENCH_TRACES` (20,000)
 //! traces of the last hour and a seed of its own (every trace is new to Neo4j), the real neo4j-sink in
 //! this process on a socket, and the release exporter polling with `CTS_FROM=120` until its
-//! `cts_exporter_events_acked_total` reaches every trace (the sink acknowledges only after the Neo4j
+//! `cts_exporter_events_acknowledged_total` reaches every trace (the sink acknowledges only after the Neo4j
 //! commit). Reported: events/s over the exporter's wall time, and the exporter's CPU time (user + system,
 //! from `/proc/<pid>/stat`) per event, which the other processes on the machine disturb far less.
 
@@ -88,7 +88,7 @@ async fn start_sink(
 }
 
 fn acked(metrics: &str) -> f64 {
-    const NAME: &str = "cts_exporter_events_acked_total";
+    const NAME: &str = "cts_exporter_events_acknowledged_total";
     metrics
         .lines()
         .filter(|l| l.starts_with(NAME) && l[NAME.len()..].starts_with(['{', ' ']))

@@ -164,7 +164,7 @@ pub struct CommonArgs {
         global = true
     )]
     pub event_mode: String,
-    /// Events in flight to the sink at once.
+    /// Deliveries in flight to the sink at once (events, or batches in batch mode).
     #[arg(
         long = "concurrency",
         env = "CTS_DELIVERY_CONCURRENCY",
