@@ -19,7 +19,8 @@ pub fn markdown() -> String {
             r.name
         );
         let _ = writeln!(out, "{}\n", r.rationale);
-        let _ = writeln!(out, "Watches: {}.\n", r.watches);
+        let stop = if r.watches.ends_with('.') { "" } else { "." };
+        let _ = writeln!(out, "Watches: {}{stop}\n", r.watches);
         if r.params.is_empty() {
             let _ = writeln!(
                 out,

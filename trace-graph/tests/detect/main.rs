@@ -1275,3 +1275,25 @@ async fn hostile_values_are_kept_verbatim() {
         .any(|c| c.users == vec![evil.to_owned()] && c.resources == vec![evil.to_owned()]));
     assert!(found.iter().any(|c| c.resources == vec![long.clone()]));
 }
+
+/// docs/detections.md holds, between its markers, exactly what
+/// `detect::markdown()` generates; `DETECTIONS_BLESS=1` rewrites that part.
+#[test]
+fn docs_list_every_rule_as_it_runs() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/detections.md");
+    let page = std::fs::read_to_string(&path).expect("read docs/detections.md");
+    let (begin, end) = ("<!-- rules:begin -->\n", "<!-- rules:end -->");
+    let start = page.find(begin).expect("begin marker") + begin.len();
+    let stop = page.find(end).expect("end marker");
+    let generated = detect::markdown();
+    if std::env::var("DETECTIONS_BLESS").as_deref() == Ok("1") {
+        let updated = format!("{}{generated}{}", &page[..start], &page[stop..]);
+        std::fs::write(&path, updated).expect("write docs/detections.md");
+        return;
+    }
+    assert!(
+        page[start..stop] == generated,
+        "docs/detections.md is out of date with trace_graph::detect::RULES; run \
+         DETECTIONS_BLESS=1 cargo test -p trace-graph --test detect docs"
+    );
+}
