@@ -1297,3 +1297,61 @@ fn docs_list_every_rule_as_it_runs() {
          DETECTIONS_BLESS=1 cargo test -p trace-graph --test detect docs"
     );
 }
+
+/// The emulator's scenarios (`cts-emulator --scenarios`), written after a
+/// story-mode background history, raise the rule they are named after, with
+/// the scenario's own traces as evidence. The emulator shares no code with
+/// the rules, so this checks the names of operations from two sides.
+#[tokio::test]
+async fn every_emulator_scenario_raises_its_rule() {
+    use cts_emulator::generator::{Generator, Scenario, TenantSpec};
+    use rand::SeedableRng;
+    let n = ns!("emulator_scenarios");
+    let now = MONDAY + 16 * HOUR;
+    let mut traces = Vec::new();
+    let mut scenario_ids: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (index, project) in ["p1", "p2"].into_iter().enumerate() {
+        let mut g = Generator::new(
+            11,
+            TenantSpec::new("OTC-detect", format!("eu-de_{project}"), 24),
+        );
+        g.set_home(index, 2);
+        for i in 0..400 {
+            let v = g.next_trace(now - 20 * HOUR + i * 2 * MIN);
+            traces.push((project.to_owned(), v));
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for (k, s) in Scenario::ALL
+            .iter()
+            .filter(|s| s.project_index() == index)
+            .enumerate()
+        {
+            let at = now - 2 * HOUR + k as i64 * 5 * MIN;
+            for v in g.scenario_traces(*s, at, now, &mut rng) {
+                scenario_ids
+                    .entry(s.name())
+                    .or_default()
+                    .push(v["trace_id"].as_str().expect("id").to_owned());
+                traces.push((project.to_owned(), v));
+            }
+        }
+    }
+    n.write(traces).await;
+    let s = RuleSettings::default();
+    for rule in detect::RULES {
+        let ids = scenario_ids
+            .get(rule.name)
+            .unwrap_or_else(|| panic!("the emulator has no scenario for rule {}", rule.name));
+        let found = n.run(rule.name, 0, &s).await;
+        let hit = found.iter().any(|c| {
+            c.actions
+                .iter()
+                .any(|a| ids.iter().any(|id| a == &format!("{}{id}", n.ns)))
+        });
+        assert!(
+            hit,
+            "rule {} did not fire on its scenario; found {found:?}",
+            rule.name
+        );
+    }
+}
