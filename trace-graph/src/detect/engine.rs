@@ -34,7 +34,7 @@ const RECORD: &str = "UNWIND $rows AS row \
        SET f += row.props, f:Unsent, f.detector = $detector, f.createdAt = datetime()) \
      SET f.lastSeenAt = datetime() \
      WITH f, row, created \
-     CALL { WITH f, row UNWIND row.actions AS tid \
+     CALL (f, row) { UNWIND row.actions AS tid \
        MATCH (a:Action {traceId: tid}) MERGE (f)-[:EVIDENCE]->(a) } \
      RETURN count(CASE WHEN created THEN 1 END) AS created";
 
