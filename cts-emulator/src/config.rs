@@ -160,6 +160,9 @@ pub struct EmulatorConfig {
     /// Also list a `ctsv3` catalog entry (`<base>/v3/<project_id>`); its
     /// existence on OTC is \[UNKNOWN\], so it is off by default.
     pub catalog_ctsv3: bool,
+    /// Scenarios added to the history (docs/emulator.md); any scenario also
+    /// turns on story mode (one home project and one address per user).
+    pub scenarios: Vec<crate::generator::Scenario>,
 }
 
 impl Default for EmulatorConfig {
@@ -180,6 +183,7 @@ impl Default for EmulatorConfig {
             token_ttl: Duration::from_secs(86_400),
             marker_on_last_page: false,
             catalog_ctsv3: false,
+            scenarios: Vec::new(),
         }
     }
 }

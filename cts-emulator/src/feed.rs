@@ -72,6 +72,14 @@ impl Feed {
             next_live_ms: now_ms as f64,
             shape: cfg.shape,
         };
+        let index = cfg
+            .projects
+            .iter()
+            .position(|p| p == project_name)
+            .unwrap_or(0);
+        if !cfg.scenarios.is_empty() {
+            feed.generator.set_home(index, cfg.projects.len());
+        }
         let span_ms = cfg.history_span.as_millis() as i64;
         let mut times: Vec<i64> = (0..cfg.history_count)
             .map(|_| now_ms - feed.delays.gen_range(1..=span_ms.max(1)))
@@ -80,6 +88,23 @@ impl Feed {
         for t in times {
             let rec = feed.generator.next_record(t);
             feed.enqueue(rec);
+        }
+        // Scenarios of this project, spread over the last tenth of the history.
+        let mine: Vec<_> = cfg
+            .scenarios
+            .iter()
+            .filter(|s| s.project_index() == index)
+            .collect();
+        let mut rng = StdRng::seed_from_u64(sub_seed(
+            cfg.seed,
+            &["scenarios", &cfg.domain_name, project_name],
+        ));
+        let tenth = (span_ms / 10).max(1);
+        for (k, s) in mine.iter().enumerate() {
+            let at = now_ms - tenth + tenth * k as i64 / (mine.len() as i64 + 1);
+            for rec in feed.generator.scenario(**s, at, now_ms, &mut rng) {
+                feed.enqueue(rec);
+            }
         }
         if feed.rate_per_ms > 0.0 {
             feed.next_live_ms += feed.gap_ms();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use cts_emulator::generator::Scenario;
 use cts_emulator::{
     ArchiveLayout, ArchiveOptions, AuthKind, Credentials, Emulator, EmulatorConfig, Faults, Secret,
     Shape, V2StatusField,
@@ -169,6 +170,10 @@ struct Args {
     /// Write plain `.json` archive files instead of `.json.gz`.
     #[arg(long, env = "CTS_EMULATOR_ARCHIVE_NO_GZIP")]
     archive_no_gzip: bool,
+    /// Patterns the detection rules should find, added to the history: `all`, `none`, `list` (print
+    /// them and exit) or names, comma-separated; seeded by --seed (docs/emulator.md).
+    #[arg(long, env = "CTS_EMULATOR_SCENARIOS", default_value = "none")]
+    scenarios: String,
 }
 
 /// A flag value the library never sees because it cannot be converted.
@@ -227,6 +232,8 @@ fn config(a: &Args) -> anyhow::Result<EmulatorConfig> {
         token_ttl: Duration::from_secs(a.token_ttl_secs),
         marker_on_last_page: a.marker_on_last_page,
         catalog_ctsv3: a.catalog_ctsv3,
+        scenarios: Scenario::parse_list(&a.scenarios)
+            .map_err(|e| FlagError(format!("--scenarios (CTS_EMULATOR_SCENARIOS): {e}")))?,
     })
 }
 
@@ -331,6 +338,12 @@ async fn main() -> ExitCode {
             };
         }
     };
+    if args.scenarios.trim() == "list" {
+        for s in Scenario::ALL {
+            println!("{:<28} {}", s.name(), s.description());
+        }
+        return ExitCode::SUCCESS;
+    }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -29,10 +29,13 @@ pub(crate) fn trace_json(
     m.insert("resource_name".into(), rec.resource_name.clone().into());
     if let Some(u) = &rec.user {
         let domain = serde_json::json!({"name": u.domain.name, "id": u.domain.id});
-        m.insert(
-            "user".into(),
-            serde_json::json!({"id": u.id, "name": u.name, "domain": domain}),
-        );
+        let mut user = serde_json::json!({"id": u.id, "name": u.name, "domain": domain});
+        if let Some(p) = &rec.assumed_by {
+            let pd = serde_json::json!({"name": p.domain.name, "id": p.domain.id});
+            user["assumedBy"] =
+                serde_json::json!({"user": {"id": p.id, "name": p.name, "domain": pd}});
+        }
+        m.insert("user".into(), user);
     }
     m.insert(
         "source_ip".into(),

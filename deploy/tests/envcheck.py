@@ -53,14 +53,14 @@ def otc_auth_env_names(repo):
 
 
 def env_sets(repo, bin_dir):
-    """{binary: {mode: names}} where mode is "" (the default command) or "backfill"."""
+    """{binary: {mode: names}} where mode is "" (the default command), "backfill" or "detect"."""
     exporter = os.path.join(bin_dir, "cts-exporter")
     sink = os.path.join(bin_dir, "neo4j-sink")
     os_vars = otc_auth_env_names(repo)
     return {
         "cts-exporter": {"": help_env_names(exporter) | os_vars,
                          "backfill": help_env_names(exporter, ["backfill"]) | os_vars},
-        "neo4j-sink": {"": help_env_names(sink)},
+        "neo4j-sink": {"": help_env_names(sink), "detect": help_env_names(sink, ["detect"])},
     }
 
 
@@ -95,7 +95,7 @@ def check(docs, sets, where):
                 continue
             who = f"{where}: {ident(d)} container {c.get('name')} ({binary})"
             args = c.get("args") or []
-            mode = "backfill" if args[:1] == ["backfill"] else ""
+            mode = args[0] if args[:1] in (["backfill"], ["detect"]) else ""
             allowed = sets[binary].get(mode, sets[binary][""])
             values = {}
             for src in c.get("envFrom") or []:

@@ -11,7 +11,8 @@
 //! - [`batcher`]: group commit, answering each request after its commit;
 //! - [`store`] and [`graph_store`]: the storage seam and its trace-graph implementation;
 //! - [`readiness`], [`auth`], [`metrics`]: startup, OIDC sender identity, Prometheus;
-//! - [`sink`]: start, serve and bounded shutdown.
+//! - [`sink`]: start, serve and bounded shutdown;
+//! - [`detect`]: `neo4j-sink detect`, detection rules run in a loop, findings sent as CloudEvents.
 //!
 //! docs/sink.md describes the HTTP contract, endpoints, metrics and settings.
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@ pub mod batcher;
 pub mod config;
 pub mod context;
 pub mod decode;
+pub mod detect;
 pub mod event;
 pub mod graph_store;
 pub mod log_noise;

@@ -1,5 +1,6 @@
 //! The neo4j-sink binary: settings, logging, signals; everything else is the library.
-//! `neo4j-sink query …` answers playbook questions instead (see `query_cmd`).
+//! `neo4j-sink query …` answers playbook questions instead (see `query_cmd`);
+//! `neo4j-sink detect` runs the detection rules (see `detect_cmd`).
 
 use clap::error::ErrorKind;
 use clap::Parser;
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod detect_cmd;
 mod query_cmd;
 
 /// sysexits EX_CONFIG: the process was started with unusable settings.
@@ -19,6 +21,9 @@ const EXIT_CONFIG: u8 = 78;
 fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "query") {
         return query_cmd::main(std::env::args_os().skip(1));
+    }
+    if std::env::args_os().nth(1).is_some_and(|a| a == "detect") {
+        return detect_cmd::main(std::env::args_os().skip(1));
     }
     let raw = match RawArgs::try_parse() {
         Ok(raw) => raw,

@@ -13,7 +13,11 @@ fn every_setting_of_the_binary_is_documented() {
         path: env!("CARGO_BIN_EXE_neo4j-sink"),
         section: "## neo4j-sink",
     };
-    check::check(&bin, "NEO4J_URI", "query", "--list");
+    check::check_all(
+        &bin,
+        "NEO4J_URI",
+        &[("query", "--list"), ("detect", "--detect-interval")],
+    );
 }
 
 #[test]

@@ -101,7 +101,7 @@ public final class DemoGraph {
         }
     }
 
-    /** Deletes everything the demo tenant wrote: its actions, resources, tenants, users and domain. */
+    /** Deletes everything the demo tenant wrote: its actions, resources, tenants, users and domain, and the demo detector's findings. */
     private static int clear(Driver driver, SessionConfig sessions, String domainId, List<String> projects) {
         Map<String, Object> p = Map.of("projects", projects, "domain", domainId);
         long started = System.nanoTime();
@@ -118,6 +118,9 @@ public final class DemoGraph {
             s.run("MATCH (u:User) WHERE u.domainId = $domain OR u.key STARTS WITH $domain + '/' "
                     + "CALL (u) { DETACH DELETE u } IN TRANSACTIONS OF 5000 ROWS", p).consume();
             s.run("MATCH (d:Domain {id: $domain}) DETACH DELETE d", p).consume();
+            // The demo detector's findings and position (scripts/demo, docs/detections.md).
+            s.run("MATCH (n) WHERE (n:Finding AND n.detector = 'demo') OR (n:Detector AND n.name = 'demo') "
+                    + "DETACH DELETE n").consume();
         }
         System.out.printf("removed the previous demo data: %d actions and their users, resources and tenants (%.1f s)%n",
                 actions, (System.nanoTime() - started) / 1e9);

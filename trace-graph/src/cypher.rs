@@ -217,7 +217,7 @@ macro_rules! actions {
             "MERGE (a:Action {traceId: row.key}) ",
             "WITH a, row, a.timeMs IS NULL AS new ",
             "WHERE new OR any(k IN keys(row.props) WHERE a[k] IS NULL OR a[k] <> row.props[k]) ",
-            "SET a += row.props, a.time = datetime({epochMillis: row.props.timeMs}), ",
+            "SET a += row.props, a.storedAt = datetime(), a.time = datetime({epochMillis: row.props.timeMs}), ",
             "a.recordTime = CASE WHEN row.props.recordTimeMs IS NULL THEN null ",
             "ELSE datetime({epochMillis: row.props.recordTimeMs}) END",
             full_follows!("a", "name"),

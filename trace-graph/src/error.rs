@@ -63,6 +63,16 @@ pub enum Error {
         /// What is wrong and how to fix it.
         problem: String,
     },
+    /// A detection rule was named or tuned wrongly: an unknown rule, an
+    /// unknown parameter, or a value out of range. Permanent; the message
+    /// names the rule, the parameter and what it accepts.
+    #[error("detection rule `{rule}`: {problem}")]
+    Detection {
+        /// The rule's name as given.
+        rule: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
 }
 
 impl Error {

@@ -14,6 +14,7 @@
 mod batch;
 pub mod config;
 mod cypher;
+pub mod detect;
 pub mod error;
 pub mod indexed;
 mod key;

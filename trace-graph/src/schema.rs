@@ -6,7 +6,7 @@
 //! safe, also from several sinks at once.
 
 /// `(name, statement)` for every constraint, in creation order.
-pub(crate) const CONSTRAINTS: [(&str, &str); 9] = [
+pub(crate) const CONSTRAINTS: [(&str, &str); 11] = [
     ("tg_action_trace_id", "CREATE CONSTRAINT tg_action_trace_id IF NOT EXISTS FOR (n:Action) REQUIRE n.traceId IS UNIQUE"),
     ("tg_user_key", "CREATE CONSTRAINT tg_user_key IF NOT EXISTS FOR (n:User) REQUIRE n.key IS UNIQUE"),
     ("tg_resource_key", "CREATE CONSTRAINT tg_resource_key IF NOT EXISTS FOR (n:Resource) REQUIRE n.key IS UNIQUE"),
@@ -16,10 +16,12 @@ pub(crate) const CONSTRAINTS: [(&str, &str); 9] = [
     ("tg_service_name", "CREATE CONSTRAINT tg_service_name IF NOT EXISTS FOR (n:Service) REQUIRE n.name IS UNIQUE"),
     ("tg_status_name", "CREATE CONSTRAINT tg_status_name IF NOT EXISTS FOR (n:Status) REQUIRE n.name IS UNIQUE"),
     ("tg_ip_address", "CREATE CONSTRAINT tg_ip_address IF NOT EXISTS FOR (n:IpAddress) REQUIRE n.address IS UNIQUE"),
+    ("tg_finding_id", "CREATE CONSTRAINT tg_finding_id IF NOT EXISTS FOR (n:Finding) REQUIRE n.id IS UNIQUE"),
+    ("tg_detector_name", "CREATE CONSTRAINT tg_detector_name IF NOT EXISTS FOR (n:Detector) REQUIRE n.name IS UNIQUE"),
 ];
 
 /// `(name, statement)` for every plain index.
-pub(crate) const INDEXES: [(&str, &str); 7] = [
+pub(crate) const INDEXES: [(&str, &str); 8] = [
     (
         "tg_action_time",
         "CREATE INDEX tg_action_time IF NOT EXISTS FOR (n:Action) ON (n.time)",
@@ -48,6 +50,10 @@ pub(crate) const INDEXES: [(&str, &str); 7] = [
         "tg_user_id",
         "CREATE INDEX tg_user_id IF NOT EXISTS FOR (n:User) ON (n.id)",
     ),
+    (
+        "tg_action_stored_at",
+        "CREATE INDEX tg_action_stored_at IF NOT EXISTS FOR (n:Action) ON (n.storedAt)",
+    ),
 ];
 
 /// Waits until every index is online, at most this many seconds.
@@ -64,7 +70,7 @@ pub(crate) const SHOW_UNIQUE: &str = "SHOW CONSTRAINTS YIELD type, labelsOrTypes
 
 /// `(label, property)` of every node key; each must have a uniqueness
 /// constraint, whatever its name.
-pub(crate) const KEYS: [(&str, &str); 9] = [
+pub(crate) const KEYS: [(&str, &str); 11] = [
     ("Action", "traceId"),
     ("User", "key"),
     ("Resource", "key"),
@@ -74,6 +80,8 @@ pub(crate) const KEYS: [(&str, &str); 9] = [
     ("Service", "name"),
     ("Status", "name"),
     ("IpAddress", "address"),
+    ("Finding", "id"),
+    ("Detector", "name"),
 ];
 
 /// Names of every schema object this crate creates.

@@ -20,6 +20,7 @@ mod catalog;
 pub mod people;
 mod record;
 mod resources;
+pub mod scenarios;
 mod text;
 
 use rand::rngs::StdRng;
@@ -31,6 +32,7 @@ use catalog::{Effect, Naming, OpDef, ResourceDef, ServiceDef, SERVICES};
 pub use people::{UserKind, UserProfile};
 pub use record::{Rating, TraceRecord, TraceType, TraceUser};
 use resources::{uuid_like, Pools, Resource};
+pub use scenarios::Scenario;
 
 /// The tenant and project a generator produces traces for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,8 @@ pub struct Generator {
     user_weight_total: u32,
     service_weight_total: u32,
     pools: Pools,
+    /// Story mode (`set_home`): (this project's index, number of projects).
+    home: Option<(usize, usize)>,
 }
 
 impl Generator {
@@ -96,7 +100,21 @@ impl Generator {
             project,
             users,
             pools,
+            home: None,
         }
+    }
+
+    /// Story mode: user `i` works only in project `i % count`, and always
+    /// from their usual address; this generator is project `index` of `count`.
+    /// Used when scenarios are on (see [`scenarios`]), so that a first
+    /// project or a new address in a scenario stands out.
+    pub fn set_home(&mut self, index: usize, count: usize) {
+        self.home = Some((index, count.max(1)));
+    }
+
+    /// Whether user `i` works in this project.
+    fn is_home(&self, i: usize) -> bool {
+        self.home.is_none_or(|(index, count)| i % count == index)
     }
 
     /// The domain the traces belong to.
@@ -151,7 +169,7 @@ impl Generator {
             Some(i) => {
                 let u = &self.users[i];
                 // The first address is the usual one; others appear now and then.
-                let ip = if self.rng.gen_bool(0.8) {
+                let ip = if self.rng.gen_bool(0.8) || self.home.is_some() {
                     &u.ips[0]
                 } else {
                     &u.ips[self.rng.gen_range(0..u.ips.len())]
@@ -185,6 +203,7 @@ impl Generator {
             resource_id: resource.id,
             resource_name: resource.name,
             user,
+            assumed_by: None,
             source_ip,
             request_id: format!("{:032x}", self.rng.gen::<u128>()),
             code,
@@ -243,7 +262,7 @@ impl Generator {
             let mut x = self.rng.gen_range(0..self.user_weight_total.max(1));
             for (i, u) in self.users.iter().enumerate() {
                 if x < u.activity {
-                    if !human_only || u.kind == UserKind::Human {
+                    if (!human_only || u.kind == UserKind::Human) && self.is_home(i) {
                         return i;
                     }
                     break;
@@ -251,9 +270,9 @@ impl Generator {
                 x -= u.activity;
             }
         }
-        self.users
-            .iter()
-            .position(|u| u.kind == UserKind::Human)
+        (0..self.users.len())
+            .find(|&i| self.users[i].kind == UserKind::Human && self.is_home(i))
+            .or_else(|| self.users.iter().position(|u| u.kind == UserKind::Human))
             .unwrap_or(0)
     }
 

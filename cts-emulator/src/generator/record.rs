@@ -82,6 +82,8 @@ pub struct TraceRecord {
     pub resource_name: String,
     /// Acting user; `None` for system actions.
     pub user: Option<TraceUser>,
+    /// The real person behind an agency session (`user.assumedBy.user`), if any.
+    pub assumed_by: Option<TraceUser>,
     /// Source IP; `None` for system actions.
     pub source_ip: Option<String>,
     /// Request id of the audited call.

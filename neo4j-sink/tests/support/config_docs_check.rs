@@ -172,17 +172,24 @@ pub struct Binary {
 /// Every option of `--help` and of the subcommand's help must have a row in the binary's section, with its
 /// default; every variable in the section must be one the binary reads.
 pub fn check(bin: &Binary, anchor_env: &str, subcommand: &str, subcommand_flag: &str) {
+    check_all(bin, anchor_env, &[(subcommand, subcommand_flag)]);
+}
+
+/// [`check`] for a binary with several subcommands, each `(name, a flag it must have)`.
+pub fn check_all(bin: &Binary, anchor_env: &str, subcommands: &[(&str, &str)]) {
     let mut all = settings(&help(bin, &["--help"]));
     assert!(
         all.len() >= 20 && all.iter().any(|s| s.env.as_deref() == Some(anchor_env)),
         "the help parser found too little, the help format may have changed: {all:?}"
     );
-    let sub = settings(&help(bin, &[subcommand, "--help"]));
-    assert!(
-        sub.iter().any(|s| s.flag == subcommand_flag),
-        "{subcommand} --help: {sub:?}"
-    );
-    all.extend(sub);
+    for (subcommand, subcommand_flag) in subcommands {
+        let sub = settings(&help(bin, &[subcommand, "--help"]));
+        assert!(
+            sub.iter().any(|s| s.flag == *subcommand_flag),
+            "{subcommand} --help: {sub:?}"
+        );
+        all.extend(sub);
+    }
     let mut seen = BTreeSet::new();
     all.retain(|s| seen.insert(s.flag.clone()));
     let section = section(bin.section);

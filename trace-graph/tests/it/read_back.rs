@@ -74,8 +74,9 @@ async fn assert_stored(graph: &neo4rs::Graph, all: &[GraphRow], i: usize) {
         graph,
         query(
             "MATCH (a:Action {traceId: $id}) \
-             RETURN a {.*, time: null, recordTime: null} AS props, \
+             RETURN a {.*, time: null, recordTime: null, storedAt: null} AS props, \
                     a.time = datetime({epochMillis: a.timeMs}) AS timeOk, \
+                    a.storedAt <= datetime() AND a.storedAt > datetime() - duration('PT1H') AS storedOk, \
                     CASE WHEN a.recordTimeMs IS NULL THEN a.recordTime IS NULL \
                          ELSE a.recordTime = datetime({epochMillis: a.recordTimeMs}) END AS recordTimeOk, \
                     [(a)-[r]->(n) | [type(r), coalesce(n.key, n.name, n.address)]] AS rels",
@@ -90,6 +91,11 @@ async fn assert_stored(graph: &neo4rs::Graph, all: &[GraphRow], i: usize) {
         strip_nulls(got["props"].clone()),
         folded(same_trace().map(|r| &r.action)),
         "{id}: action properties"
+    );
+    assert_eq!(
+        got["storedOk"],
+        Value::Bool(true),
+        "{id}: storedAt is the write's time"
     );
     assert_eq!(
         got["timeOk"],
