@@ -12,9 +12,11 @@ use tokio::sync::watch;
 use crate::backfill;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Output};
+use ce_delivery::{random_jitter, Batching, HttpConfig, Pipeline, RetryPolicy};
+
 use crate::delivery::dead_letter::DeadLetter;
-use crate::delivery::pipeline::{random_jitter, Pipeline};
 use crate::delivery::transport::{HttpTransport, PrintTransport, Transport};
+use crate::delivery::LogRetries;
 use crate::dispatcher::Dispatcher;
 use crate::event::EventContext;
 use crate::metrics::{PollerMetrics, Registry};
@@ -70,9 +72,11 @@ pub struct Shared {
     /// Where events go.
     pub transport: Arc<dyn Transport>,
     /// Backoff between delivery attempts.
-    pub retry: cts_client::RetryConfig,
-    /// Bound on events in flight.
+    pub retry: RetryPolicy,
+    /// Bound on deliveries (events, or batches) in flight.
     pub concurrency: usize,
+    /// Batch mode (`CTS_CE_BATCH`), `None` for single events.
+    pub batching: Option<Batching>,
     /// The dead-letter file, if configured.
     pub dead_letter: Option<Arc<DeadLetter>>,
     /// The shutdown flag (set on SIGTERM/SIGINT).
@@ -94,8 +98,9 @@ impl Shared {
             self.retry.clone(),
             self.concurrency,
             random_jitter(),
-            Arc::clone(&metrics.retries),
-        );
+        )
+        .with_observer(Arc::new(LogRetries(Arc::clone(&metrics.retries))))
+        .with_batching(self.batching);
         Dispatcher::new(
             context,
             Arc::new(self.config.overrides.clone()),
@@ -109,19 +114,19 @@ impl Shared {
 
 /// Runs the command line to completion.
 pub async fn run(cli: Cli, config: Config) -> Result<(), AppError> {
-    let (transport, retry, concurrency): (Arc<dyn Transport>, cts_client::RetryConfig, usize) =
-        match &config.output {
-            Output::Sink(s) => (
-                Arc::new(HttpTransport::new(s).map_err(|e| AppError::Config(e.0))?),
-                s.retry.clone(),
-                s.concurrency.get(),
+    let (transport, retry, concurrency, batching): (Arc<dyn Transport>, _, _, _) = match &config
+        .output
+    {
+        Output::Sink(s) => (
+            Arc::new(
+                HttpTransport::new(&http_config(s)).map_err(|e| AppError::Config(e.to_string()))?,
             ),
-            Output::Print => (
-                Arc::new(PrintTransport),
-                cts_client::RetryConfig::default(),
-                1,
-            ),
-        };
+            s.retry.clone(),
+            s.concurrency.get(),
+            s.batch,
+        ),
+        Output::Print => (Arc::new(PrintTransport), RetryPolicy::default(), 1, None),
+    };
     let dead_letter = match &config.dead_letter_file {
         Some(p) => Some(Arc::new(DeadLetter::open(p).map_err(|e| {
             AppError::Config(format!(
@@ -139,6 +144,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), AppError> {
         transport,
         retry,
         concurrency,
+        batching,
         dead_letter,
         shutdown,
         stop,
@@ -146,6 +152,19 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), AppError> {
     match cli.command {
         Some(Command::Backfill(args)) => backfill::run(&shared, &args).await,
         None => poll(&shared).await,
+    }
+}
+
+/// The HTTP transport's settings from the exporter's.
+fn http_config(s: &crate::config::SinkConfig) -> HttpConfig {
+    HttpConfig {
+        url: s.url.clone(),
+        mode: s.mode,
+        ca_pem: s.ca_pem.clone(),
+        oidc_token_file: s.oidc_token_file.clone(),
+        max_idle_per_host: s.concurrency.get(),
+        request_timeout: s.request_timeout,
+        user_agent: concat!("cts-exporter/", env!("CARGO_PKG_VERSION")).to_string(),
     }
 }
 

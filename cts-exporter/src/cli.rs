@@ -172,6 +172,30 @@ pub struct CommonArgs {
         global = true
     )]
     pub concurrency: String,
+    /// Send CloudEvents batches (application/cloudevents-batch+json) instead of single events.
+    #[arg(
+        long = "ce-batch",
+        env = "CTS_CE_BATCH",
+        default_value = "false",
+        global = true
+    )]
+    pub ce_batch: String,
+    /// Events per batch at most (batch mode).
+    #[arg(
+        long = "ce-batch-max-events",
+        env = "CTS_CE_BATCH_MAX_EVENTS",
+        default_value = "100",
+        global = true
+    )]
+    pub ce_batch_max_events: String,
+    /// Longest wait of a batch's first event for more, in milliseconds (batch mode).
+    #[arg(
+        long = "ce-batch-max-delay-ms",
+        env = "CTS_CE_BATCH_MAX_DELAY_MS",
+        default_value = "200",
+        global = true
+    )]
+    pub ce_batch_max_delay_ms: String,
     /// First retry delay in milliseconds (doubles each attempt, with jitter).
     #[arg(
         long = "retry-initial-ms",

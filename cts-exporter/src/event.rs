@@ -8,17 +8,18 @@
 //! graph context the sink needs (`project`, `region`, `domain`, always set).
 //! With [`EventContext::original_extensions`] the event also carries the
 //! extensions the original Go tool's sink reads (`tenant`, `status`, `code`,
-//! and `resourceid` even when empty). [`http`] writes the event onto the wire.
+//! and `resourceid` even when empty). `ce_delivery::encoding` writes the event
+//! onto the wire.
 
 use chrono::{DateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use cts_client::Trace;
 use url::Url;
 
-use crate::overrides::Overrides;
+use ce_delivery::Overrides;
 
-#[path = "event_http.rs"]
-pub mod http;
+#[cfg(test)]
+use ce_delivery::encoding as http;
 
 /// Prefix of every event type; Knative Triggers can filter on it.
 pub const TYPE_PREFIX: &str = "com.otc.cts.trace.";

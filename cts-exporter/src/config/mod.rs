@@ -20,8 +20,9 @@ use std::time::Duration;
 use cts_client::ApiVersion;
 use url::Url;
 
+use ce_delivery::{Batching, Overrides, RetryPolicy};
+
 use crate::cli::CommonArgs;
-use crate::overrides::Overrides;
 
 pub use backfill::{is_region, BackfillConfig, BackfillSource};
 use sink::sink_config;
@@ -78,14 +79,8 @@ pub struct Filters {
     pub resource_name: Option<String>,
 }
 
-/// How a CloudEvent travels over HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventMode {
-    /// Attributes in `ce-*` headers, the trace JSON as body (the default).
-    Binary,
-    /// The whole event as `application/cloudevents+json`.
-    Structured,
-}
+/// How a CloudEvent travels over HTTP: binary (the default) or structured.
+pub use ce_delivery::ContentMode as EventMode;
 
 /// Where events go.
 #[derive(Debug, Clone)]
@@ -110,7 +105,9 @@ pub struct SinkConfig {
     /// Events in flight at once.
     pub concurrency: NonZeroUsize,
     /// Backoff between attempts.
-    pub retry: cts_client::RetryConfig,
+    pub retry: RetryPolicy,
+    /// `CTS_CE_BATCH`: batch mode and its bounds, `None` for single events.
+    pub batch: Option<Batching>,
     /// Timeout of one request.
     pub request_timeout: Duration,
 }
@@ -219,7 +216,9 @@ impl Config {
             )?,
             output,
             overrides: match a.ce_overrides.as_deref() {
-                Some(raw) => Overrides::parse(raw)?,
+                Some(raw) => Overrides::parse(raw).map_err(|e| {
+                    ConfigError::new("K_CE_OVERRIDES (--ce-overrides)", e.to_string())
+                })?,
                 None => Overrides::default(),
             },
             original_extensions: boolean(

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod backfill;
+mod batch;
 mod config_errors;
 mod conformance;
 mod crash;

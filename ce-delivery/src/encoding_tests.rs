@@ -244,3 +244,72 @@ fn the_rust_sdk_reads_the_binary_form_back_empty_extensions_included() {
         Some("")
     );
 }
+
+fn hostile_events() -> Vec<Event> {
+    let time = DateTime::<Utc>::from_timestamp_millis(1_796_613_664_495).expect("time");
+    hostile()
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut b = EventBuilderV10::new()
+                .id(format!("id-{i}-{s}"))
+                .source("http://127.0.0.1:1/projects/p/trackers/system")
+                .ty("com.otc.cts.trace.evs.extendvolume")
+                .time(time)
+                .extension("user", s.as_str());
+            if !s.is_empty() {
+                b = b.subject(s.as_str());
+            }
+            b = match i % 3 {
+                0 => b.data("application/json", json!({"trace_id": i, "text": s})),
+                1 => b.data("text/plain", s),
+                _ => b.data("application/octet-stream", s.into_bytes()),
+            };
+            b.build().expect("event")
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_is_a_json_array_of_structured_events_the_rust_sdk_reads_back() {
+    let events = hostile_events();
+    let body = batch(&events).expect("batch");
+    let array: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("a JSON array");
+    assert_eq!(array.len(), events.len());
+    for (v, ev) in array.iter().zip(&events) {
+        // JSON event format 1.0.2, 3.1: binary data as data_base64, anything else as data.
+        let binary = matches!(ev.data(), Some(Data::Binary(_)));
+        assert_eq!(v.get("data_base64").is_some(), binary, "{v}");
+        assert_eq!(v.get("data").is_some(), !binary, "{v}");
+        if let Some(Data::Json(want)) = ev.data() {
+            assert_eq!(&v["data"], want, "JSON data stays JSON, not a string");
+        }
+        assert_eq!(v["time"], "2026-12-07T03:21:04.495Z");
+        // Each element is what `structured` writes for the event alone.
+        let alone: serde_json::Value =
+            serde_json::from_slice(&structured(ev).expect("structured")).expect("json");
+        assert_eq!(v, &alone);
+        let back: Event = serde_json::from_value(v.clone()).expect("the SDK reads the element");
+        assert_eq!(&back, ev);
+    }
+}
+
+#[test]
+fn batches_empty_single_and_huge() {
+    assert_eq!(batch(&[]).expect("empty"), b"[]");
+    let one = event();
+    let single: Vec<serde_json::Value> =
+        serde_json::from_slice(&batch(std::slice::from_ref(&one)).expect("one")).expect("json");
+    assert_eq!(single.len(), 1);
+    let huge = EventBuilderV10::new()
+        .id("huge")
+        .source("urn:x")
+        .ty("t")
+        .data("application/json", json!({"text": "ü".repeat(2_000_000)}))
+        .build()
+        .expect("event");
+    let body = batch(&[one, huge]).expect("huge");
+    assert!(body.len() > 4_000_000);
+    let back: Vec<Event> = serde_json::from_slice(&body).expect("the SDK reads a 4 MB batch");
+    assert_eq!(back[1].id(), "huge");
+}

@@ -1,17 +1,16 @@
 //! `K_CE_OVERRIDES`: the CloudEvent overrides Knative injects into a source.
 //!
 //! Knative passes `{"extensions": {"name": "value", ...}}`; each extension is
-//! set on every event, replacing a value the exporter set itself. The names
+//! set on every event, replacing a value the source set itself. The names
 //! are checked here once, so a bad name is a configuration error at start and
-//! not a rejected event at the sink.
+//! not a rejected event at the sink. The value is passed in by the caller
+//! (this crate never reads the environment).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::config::ConfigError;
-
-const SETTING: &str = "K_CE_OVERRIDES (--ce-overrides)";
+use crate::Error;
 
 /// Context attribute names an extension must not shadow.
 const RESERVED: &[&str] = &[
@@ -35,21 +34,24 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// Parses the JSON Knative injects, e.g. `{"extensions":{"team":"ops"}}`.
-    pub fn parse(raw: &str) -> Result<Overrides, ConfigError> {
+    /// Parses the JSON Knative injects, e.g. `{"extensions":{"team":"ops"}}`;
+    /// blank text means no overrides. Extension values may be strings, numbers
+    /// or booleans (kept as their JSON text).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Overrides`] when the text is not JSON, not an object, or names
+    /// an extension that is not valid CloudEvents or is a context attribute.
+    pub fn parse(raw: &str) -> Result<Overrides, Error> {
         if raw.trim().is_empty() {
             return Ok(Overrides::default());
         }
         let value: Value = serde_json::from_str(raw).map_err(|e| {
-            ConfigError::new(
-                SETTING,
-                format!("is not valid JSON ({e}); expected e.g. {{\"extensions\":{{\"team\":\"ops\"}}}}, got {raw:?}"),
+            overrides_error(format!("is not valid JSON ({e}); expected e.g. {{\"extensions\":{{\"team\":\"ops\"}}}}, got {raw:?}"),
             )
         })?;
         let Value::Object(top) = value else {
-            return Err(ConfigError::new(
-                SETTING,
-                format!("must be a JSON object such as {{\"extensions\":{{\"team\":\"ops\"}}}}; got {raw:?}"),
+            return Err(overrides_error(format!("must be a JSON object such as {{\"extensions\":{{\"team\":\"ops\"}}}}; got {raw:?}"),
             ));
         };
         let mut extensions = BTreeMap::new();
@@ -63,20 +65,18 @@ impl Overrides {
                         Value::Number(n) => n.to_string(),
                         Value::Bool(b) => b.to_string(),
                         _ => {
-                            return Err(ConfigError::new(
-                                SETTING,
-                                format!("extension {name:?} must have a string value, got {v}"),
-                            ))
+                            return Err(overrides_error(format!(
+                                "extension {name:?} must have a string value, got {v}"
+                            )))
                         }
                     };
                     extensions.insert(name.clone(), value);
                 }
             }
             Some(other) => {
-                return Err(ConfigError::new(
-                    SETTING,
-                    format!("\"extensions\" must be an object of name to string, got {other}"),
-                ))
+                return Err(overrides_error(format!(
+                    "\"extensions\" must be an object of name to string, got {other}"
+                )))
             }
         }
         Ok(Overrides { extensions })
@@ -91,18 +91,21 @@ pub fn valid_extension_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-fn check_name(name: &str) -> Result<(), ConfigError> {
+fn overrides_error(problem: impl Into<String>) -> Error {
+    Error::Overrides {
+        problem: problem.into(),
+    }
+}
+
+fn check_name(name: &str) -> Result<(), Error> {
     if !valid_extension_name(name) {
-        return Err(ConfigError::new(
-            SETTING,
-            format!("extension name {name:?} is not valid CloudEvents: use lower-case letters a-z and digits only, e.g. \"team\""),
+        return Err(overrides_error(format!("extension name {name:?} is not valid CloudEvents: use lower-case letters a-z and digits only, e.g. \"team\""),
         ));
     }
     if RESERVED.contains(&name) {
-        return Err(ConfigError::new(
-            SETTING,
-            format!("{name:?} is a CloudEvents context attribute, not an extension; choose another name"),
-        ));
+        return Err(overrides_error(format!(
+            "{name:?} is a CloudEvents context attribute, not an extension; choose another name"
+        )));
     }
     Ok(())
 }
@@ -123,7 +126,6 @@ mod tests {
     #[test]
     fn rejects_bad_json_with_the_setting_name() {
         let e = Overrides::parse("{extensions:").expect_err("invalid");
-        assert!(e.to_string().contains("K_CE_OVERRIDES"), "{e}");
         assert!(e.to_string().contains("not valid JSON"), "{e}");
     }
 

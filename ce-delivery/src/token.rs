@@ -81,7 +81,7 @@ fn read_token(path: &Path) -> Option<Secret> {
         Ok(text) => {
             let t = text.trim();
             if t.is_empty() {
-                tracing::warn!(path = %path.display(), "OIDC token file is empty; sending without Authorization");
+                tracing::debug!(path = %path.display(), "OIDC token file is empty; sending without Authorization");
                 None
             } else {
                 Some(Secret(t.to_string()))
@@ -89,7 +89,7 @@ fn read_token(path: &Path) -> Option<Secret> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot read the OIDC token file; sending without Authorization");
+            tracing::debug!(path = %path.display(), error = %e, "cannot read the OIDC token file; sending without Authorization");
             None
         }
     }

@@ -1,7 +1,7 @@
 //! The dead-letter file: events the sink refused for good (a 4xx other than
-//! 404/408/409/429) and CTS traces the exporter cannot read, one JSON object
-//! per line, so nothing is lost silently and an operator can replay them
-//! after fixing the cause.
+//! 404/408/409/429) and input the event source cannot read at all, one JSON
+//! object per line, so nothing is lost silently and an operator can replay
+//! them after fixing the cause.
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-/// How the `reason` of a record written for an unreadable CTS trace begins.
-pub const UNDECODABLE_REASON: &str = "CTS sent a trace the exporter cannot read";
+use crate::Error;
 
-/// An append-only NDJSON file shared by all pollers.
+/// An append-only NDJSON file, shared by every delivery of a process.
 #[derive(Debug)]
 pub struct DeadLetter {
     path: PathBuf,
@@ -25,8 +24,19 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// Opens (creating if needed) `path` for appending.
-    pub fn open(path: &Path) -> std::io::Result<DeadLetter> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DeadLetter`] if the file cannot be opened for appending.
+    pub fn open(path: &Path) -> Result<DeadLetter, Error> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| Error::DeadLetter {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(DeadLetter {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -39,14 +49,19 @@ impl DeadLetter {
     }
 
     /// Appends one record: `{"id", "status", "reason", "at", "event"}`.
-    /// `event` is the structured CloudEvent (or the raw trace when it could not become one).
+    /// `event` is the structured CloudEvent (or the input record when it could
+    /// not become one); `status` the sink's HTTP status, if it answered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DeadLetter`] if the line cannot be written.
     pub fn write(
         &self,
         id: &str,
         status: Option<u16>,
         reason: &str,
         event: Value,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), Error> {
         let line = json!({
             "id": id,
             "status": status,
@@ -54,13 +69,18 @@ impl DeadLetter {
             "at": chrono::Utc::now().to_rfc3339(),
             "event": event,
         });
-        self.append(serde_json::to_string(&line).map_err(std::io::Error::other)?)
+        self.append(serde_json::to_string(&line).map_err(std::io::Error::other))
     }
 
-    /// Appends a CTS trace that could not be read: `{"id", "status": null,
-    /// "reason", "at", "event"}` with `event` the trace's JSON text exactly
-    /// as CTS sent it (not re-encoded, so no number or key order changes).
-    pub fn write_raw(&self, id: &str, reason: &str, raw_json: &str) -> std::io::Result<()> {
+    /// Appends an input record that could not be read: `{"id", "status": null,
+    /// "reason", "at", "event"}` with `event` the record's JSON text exactly
+    /// as it came (not re-encoded, so no number or key order changes); text
+    /// that is not JSON is kept as a JSON string.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DeadLetter`] if the line cannot be written.
+    pub fn write_raw(&self, id: &str, reason: &str, raw_json: &str) -> Result<(), Error> {
         #[derive(Serialize)]
         struct Record<'a> {
             id: &'a str,
@@ -72,10 +92,9 @@ impl DeadLetter {
         let raw: Box<RawValue> = match RawValue::from_string(raw_json.to_owned()) {
             Ok(r) => r,
             // Not JSON after all: keep the text as a JSON string.
-            Err(_) => RawValue::from_string(
-                serde_json::to_string(raw_json).map_err(std::io::Error::other)?,
-            )
-            .map_err(std::io::Error::other)?,
+            Err(_) => serde_json::to_string(raw_json)
+                .and_then(RawValue::from_string)
+                .map_err(|e| self.error(std::io::Error::other(e)))?,
         };
         let record = Record {
             id,
@@ -84,14 +103,18 @@ impl DeadLetter {
             at: chrono::Utc::now().to_rfc3339(),
             event: &raw,
         };
-        self.append(serde_json::to_string(&record).map_err(std::io::Error::other)?)
+        self.append(serde_json::to_string(&record).map_err(std::io::Error::other))
     }
 
-    /// Calls `f` with the JSON text of every unreadable CTS trace already in the file (the
-    /// records [`DeadLetter::write_raw`] wrote with a reason starting with
-    /// [`UNDECODABLE_REASON`]), oldest first, so that a restarted exporter does not report them
-    /// again. Other records and lines that are not JSON (a line cut off by a crash) are skipped.
-    pub fn each_undecodable(&self, mut f: impl FnMut(&str)) -> std::io::Result<()> {
+    /// Calls `f` with the JSON text of every unreadable input record already in the file (the
+    /// records [`DeadLetter::write_raw`] wrote with a reason starting with `reason_prefix`),
+    /// oldest first, so that a restarted source does not report them again. Other records and
+    /// lines that are not JSON (a line cut off by a crash) are skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DeadLetter`] if the file cannot be read.
+    pub fn each_raw(&self, reason_prefix: &str, mut f: impl FnMut(&str)) -> Result<(), Error> {
         #[derive(Deserialize)]
         struct Record<'a> {
             status: Option<u16>,
@@ -100,11 +123,15 @@ impl DeadLetter {
             #[serde(borrow)]
             event: &'a RawValue,
         }
-        let mut reader = BufReader::new(File::open(&self.path)?);
+        let mut reader = BufReader::new(File::open(&self.path).map_err(|e| self.error(e))?);
         let mut line = Vec::new();
         loop {
             line.clear();
-            if reader.read_until(b'\n', &mut line)? == 0 {
+            if reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.error(e))?
+                == 0
+            {
                 return Ok(());
             }
             // Most records of a busy file are refused events (with a status): skip them unparsed.
@@ -115,7 +142,7 @@ impl DeadLetter {
             let Ok(record) = serde_json::from_slice::<Record>(&line) else {
                 continue;
             };
-            if record.status.is_some() || !record.reason.starts_with(UNDECODABLE_REASON) {
+            if record.status.is_some() || !record.reason.starts_with(reason_prefix) {
                 continue;
             }
             let text = record.event.get();
@@ -127,17 +154,28 @@ impl DeadLetter {
         }
     }
 
-    fn append(&self, mut text: String) -> std::io::Result<()> {
+    fn append(&self, text: std::io::Result<String>) -> Result<(), Error> {
+        let mut text = text.map_err(|e| self.error(e))?;
         text.push('\n');
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(text.as_bytes())?;
-        f.flush()
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.flush())
+            .map_err(|e| self.error(e))
+    }
+
+    fn error(&self, source: std::io::Error) -> Error {
+        Error::DeadLetter {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const UNDECODABLE_REASON: &str = "the source cannot read this record";
 
     #[test]
     fn appends_one_json_line_per_record() {
@@ -166,8 +204,7 @@ mod tests {
         let path = dir.path().join("dead.ndjson");
         let dl = DeadLetter::open(&path).expect("open");
         let raw = r#"{"trace_id":"t1","time":"yesterday","n":1.50,"z":1,"a":2}"#;
-        dl.write_raw("t1", "CTS sent a trace the exporter cannot read", raw)
-            .expect("write");
+        dl.write_raw("t1", UNDECODABLE_REASON, raw).expect("write");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains(&format!("\"event\":{raw}}}")), "{text}");
         let line: Value = serde_json::from_str(text.trim_end()).expect("one JSON line");
@@ -198,11 +235,11 @@ mod tests {
         }
         // A crash cut the last line short.
         let mut f = OpenOptions::new().append(true).open(&path).expect("open");
-        f.write_all(br#"{"id":"t3","status":null,"reason":"CTS sent a trace"#)
+        f.write_all(br#"{"id":"t3","status":null,"reason":"the source cannot"#)
             .expect("write");
         let dl = DeadLetter::open(&path).expect("reopen");
         let mut found = Vec::new();
-        dl.each_undecodable(|t| found.push(t.to_owned()))
+        dl.each_raw(UNDECODABLE_REASON, |t| found.push(t.to_owned()))
             .expect("read");
         assert_eq!(found, [raw, "{\"trace_id\": \"t2\""]);
     }
