@@ -468,7 +468,7 @@ async fn flags_are_parsed_into_meaningful_types() {
         assert_eq!(ev["rating"], "warning", "--rating is lower-cased");
         assert_eq!(ev["team"], "ops", "--ce-overrides");
     }
-    // --poll-interval-secs 1: several polls within a few seconds (a debug line each).
+    // Keep polling a few seconds (--poll-interval-secs 1): nothing outside the filters comes.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let done = exporter.terminate(LONG).await;
     assert_eq!(done.code, Some(0), "{}", done.stderr);
