@@ -48,6 +48,10 @@ impl fmt::Display for ReadError {
     }
 }
 
+#[path = "archive_identity.rs"]
+mod identity;
+pub use identity::{identify, is_region, Hints, IdentifyError, Identity, Mixed, Project};
+
 const STOP: &str = "\u{0}stopped";
 
 /// True for trace files: `.json` or `.json.gz`, not under a `Digest` folder nor a digest file.

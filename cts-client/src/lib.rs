@@ -19,6 +19,10 @@
 //!   through a [`follow::Checkpoint`]), the engine cts-exporter runs on.
 //! - Feature `archive` (on by default): [`archive`], reading CTS archive
 //!   files of the OBS layout.
+//! - Feature `cloudevents` (off by default): [`event`], a trace as the
+//!   project's CloudEvent (the format cts-exporter sends, docs/events.md);
+//!   feature `delivery` adds `event::Dispatcher`, a [`follow::Deliver`]
+//!   sending them through a `ce_delivery::Pipeline`.
 //!
 //! # Behaviour worth knowing
 //!
@@ -40,7 +44,12 @@
 #![deny(missing_docs)]
 // The crate doc links client, follow and archive items; without the features they do not exist.
 #![cfg_attr(
-    not(all(feature = "client", feature = "follow", feature = "archive")),
+    not(all(
+        feature = "client",
+        feature = "follow",
+        feature = "archive",
+        feature = "delivery"
+    )),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
@@ -48,6 +57,8 @@ pub mod trace;
 
 #[cfg(feature = "archive")]
 pub mod archive;
+#[cfg(feature = "cloudevents")]
+pub mod event;
 #[cfg(feature = "follow")]
 pub mod follow;
 

@@ -66,6 +66,23 @@ impl UndecodableTrace {
     }
 }
 
+impl UndecodableTrace {
+    /// The first `max` bytes of [`raw`](Self::raw), cut on a character
+    /// boundary and followed by `… (<n> bytes in all)` when cut: for a log
+    /// line that must stay bounded however large the trace is.
+    pub fn raw_excerpt(&self, max: usize) -> String {
+        let text = &self.raw;
+        if text.len() <= max {
+            return text.to_owned();
+        }
+        let end = (0..=max)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        format!("{}… ({} bytes in all)", &text[..end], text.len())
+    }
+}
+
 impl std::fmt::Display for UndecodableTrace {
     /// `traces[i] (trace_id "…", ECS createServer): <error>`, without the raw JSON.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,6 +123,14 @@ mod tests {
             !shown.contains("yesterday"),
             "no raw JSON in Display: {shown}"
         );
+    }
+
+    #[test]
+    fn raw_excerpt_cuts_on_a_char_boundary() {
+        let excerpt = |raw: &str, max| UndecodableTrace::new(0, raw, &err()).raw_excerpt(max);
+        assert_eq!(excerpt("abc", 5), "abc");
+        assert_eq!(excerpt("ééé", 3), "é… (6 bytes in all)");
+        assert_eq!(excerpt("ééé", 0), "… (6 bytes in all)");
     }
 
     #[test]

@@ -17,11 +17,10 @@ use ce_delivery::{random_jitter, Batching, HttpConfig, Pipeline, RetryPolicy};
 use crate::delivery::dead_letter::DeadLetter;
 use crate::delivery::transport::{HttpTransport, PrintTransport, Transport};
 use crate::delivery::LogRetries;
-use crate::dispatcher::Dispatcher;
-use crate::event::EventContext;
+use crate::dispatcher::{reported, Booked, Dispatcher};
 use crate::metrics::{PollerMetrics, Registry};
-use crate::poller::Polled;
 use crate::tenant::connect;
+use cts_client::event::EventContext;
 use cts_client::follow::{
     run_all, system_clock, FileCheckpoint, Planner, Poller, PollerSettings, Seen,
 };
@@ -86,9 +85,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// A dispatcher sending events with `context` (one tenant's, or an archive's).
+    /// A dispatcher sending events with `context` (one tenant's, or an
+    /// archive's); `name` names it in logs.
     pub fn dispatcher(
         &self,
+        name: &str,
         context: EventContext,
         seen: Seen,
         metrics: &Arc<PollerMetrics>,
@@ -103,11 +104,15 @@ impl Shared {
         .with_batching(self.batching);
         Dispatcher::new(
             context,
-            Arc::new(self.config.overrides.clone()),
+            self.config.overrides.extensions.clone(),
             seen,
             pipeline,
-            Arc::clone(metrics),
-            self.dead_letter.clone(),
+            reported(self.dead_letter.as_deref()),
+            Booked {
+                name: name.to_string(),
+                metrics: Arc::clone(metrics),
+                dead_letter: self.dead_letter.clone(),
+            },
         )
     }
 }
@@ -201,20 +206,15 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
     for tenant in tenants {
         let metrics = registry.poller(&tenant.label);
         let dispatcher = shared.dispatcher(
+            &tenant.label,
             tenant.context.clone(),
             Seen::new(cfg.dedup_capacity.get()),
             &metrics,
         );
-        let source_uri = tenant.context.source.clone();
-        let polled = Polled {
-            name: tenant.label.clone(),
-            dispatcher,
-            metrics,
-        };
         let poller = Poller::start(
-            source_uri,
+            tenant.context.source.clone(),
             Arc::clone(&tenant.source),
-            polled,
+            dispatcher,
             Planner::new(cfg.lateness, cfg.max_window),
             PollerSettings {
                 look_back: cfg.look_back,
@@ -233,8 +233,16 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
         })?;
         pollers.push((tenant.label.clone(), poller));
     }
-    if let Some(store) = &state {
-        warn_unused_entries(store, pollers.iter().map(|(_, p)| p.key()));
+    // Entries no poller of this configuration uses (a cloud removed, or its endpoint, project or
+    // tracker changed) are kept as they are; a changed source's poller started CTS_FROM back.
+    let used: Vec<&str> = pollers.iter().map(|(_, p)| p.key()).collect();
+    let unused = state
+        .as_ref()
+        .map(|s| s.unused_keys(&used))
+        .unwrap_or_default();
+    if !unused.is_empty() {
+        tracing::warn!(unused = ?unused,
+            "the state file holds positions of event sources this configuration does not poll; they are kept unused. If a cloud's endpoint, project or tracker changed, its poller started CTS_FROM back: backfill the gap if needed");
     }
     let labels: std::collections::HashMap<String, String> = pollers
         .iter()
@@ -247,22 +255,6 @@ async fn poll(shared: &Shared) -> Result<(), AppError> {
             Some(label) => AppError::Runtime(format!("cloud {label}: {e}")),
             None => AppError::Runtime(e.message),
         })
-}
-
-/// Names the state file's entries that no poller of this configuration uses
-/// (a cloud removed, or its endpoint, project or tracker changed): they are
-/// kept as they are, and the poller of a changed source starts `CTS_FROM` back.
-fn warn_unused_entries<'a>(store: &FileCheckpoint, used: impl Iterator<Item = &'a str>) {
-    let used: Vec<&str> = used.collect();
-    let unused: Vec<String> = store
-        .keys()
-        .into_iter()
-        .filter(|s| !used.contains(&s.as_str()))
-        .collect();
-    if !unused.is_empty() {
-        tracing::warn!(unused = ?unused,
-            "the state file holds positions of event sources this configuration does not poll; they are kept unused. If a cloud's endpoint, project or tracker changed, its poller started CTS_FROM back: backfill the gap if needed");
-    }
 }
 
 fn check_state_dir(p: &std::path::Path) -> Result<(), AppError> {

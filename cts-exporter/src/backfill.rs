@@ -14,24 +14,22 @@
 //! turn a project name into an id. An archive mixing regions, trackers or
 //! projects is refused before anything is sent.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cts_client::archive::{is_hex_id, layout, list_files, regional_cts_url};
+use cts_client::archive::{identify, list_files, Hints, IdentifyError};
 use cts_client::follow::backfill::{from_api, from_archive, Ended};
-use cts_client::follow::{Seen, TraceSource};
+use cts_client::follow::{Deliver, Seen, TraceSource};
 use url::Url;
 
 use crate::app::{AppError, Shared};
 use crate::cli::BackfillArgs;
-use crate::config::{is_region, BackfillConfig, BackfillSource, Config, ConfigError};
-use crate::event::EventContext;
+use crate::config::{BackfillConfig, BackfillSource, Config, ConfigError};
 use crate::metrics::PollerMetrics;
-use crate::poller::Polled;
 use crate::tenant::{configured_cloud, connect};
+use cts_client::event::EventContext;
 
 /// What a backfill run did, for the summary.
 #[derive(Debug, Default)]
@@ -85,16 +83,12 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
             (ctx, Input::Archive(dir.clone(), files))
         }
     };
-    let dispatcher = shared.dispatcher(
+    let mut dispatcher = shared.dispatcher(
+        "backfill",
         ctx.clone(),
         Seen::new(shared.config.dedup_capacity.get()),
         &metrics,
     );
-    let mut polled = Polled {
-        name: "backfill".into(),
-        dispatcher,
-        metrics: Arc::clone(&metrics),
-    };
     let mut shutdown = shared.shutdown.clone();
     let started = Instant::now();
     let progress = spawn_progress(Arc::clone(&metrics), bcfg.progress_every, started);
@@ -107,7 +101,7 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
                 since_ms,
                 until_ms,
                 cfg.max_window,
-                &mut polled,
+                &mut dispatcher,
                 &mut shutdown,
             )
             .await;
@@ -125,7 +119,7 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
                 skipped = report.files_skipped,
                 "backfill from archive files"
             );
-            from_archive(files, ctx.project_id.clone(), &mut polled, &mut shutdown)
+            from_archive(files, ctx.project_id.clone(), &mut dispatcher, &mut shutdown)
                 .await
                 .map(|(ended, read)| {
                     for (file, other, n) in &read.foreign_files {
@@ -144,7 +138,6 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
         }
     };
     report.interrupted = matches!(outcome, Ok(Ended::Interrupted));
-    let dispatcher = &mut polled.dispatcher;
     if report.interrupted {
         let abandoned = dispatcher.stop(cfg.shutdown_grace).await;
         tracing::warn!(abandoned, "backfill interrupted");
@@ -174,116 +167,41 @@ pub async fn run(shared: &Shared, args: &BackfillArgs) -> Result<(), AppError> {
     }
 }
 
-/// The one value of a setting across the archive's files, or an error naming two that differ.
-fn one_value(
-    what: &str,
-    values: &BTreeMap<String, PathBuf>,
-    fix: &str,
-) -> Result<Option<String>, AppError> {
-    let mut it = values.iter();
-    let first = it.next();
-    if let (Some((a, pa)), Some((b, pb))) = (first, it.next()) {
-        return Err(AppError::Config(format!(
-            "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the archive mixes {what} {a:?} ({}) and {b:?} ({}); {fix}",
-            pa.display(),
-            pb.display()
-        )));
-    }
-    Ok(first.map(|(v, _)| v.clone()))
+/// An archive's identity problem, as the setting to change.
+fn identify_error(e: IdentifyError) -> AppError {
+    let fix = "back up each one separately, e.g. --archive-dir <DIR>/CloudTraces/<region>/... for one region, tracker and project";
+    AppError::Config(match &e {
+        IdentifyError::Mixed { .. } => format!("invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): {e}; {fix}"),
+        IdentifyError::RegionDisagrees { given, path } => format!("invalid CTS_BACKFILL_REGION (--region): {given:?} disagrees with the archive's CloudTraces/{path}/ folders; drop --region or give --region {path}"),
+        IdentifyError::NotARegion { .. } => format!("invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): {e}; set CTS_BACKFILL_REGION (--region), e.g. --region eu-de"),
+        IdentifyError::NoRegion => format!("invalid CTS_BACKFILL_REGION (--region): {e}; set CTS_BACKFILL_REGION (--region), e.g. --region eu-de"),
+        IdentifyError::FileNameRegion { .. } => format!("invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): {e}; back up each region separately, or set CTS_BACKFILL_REGION (--region) and CTS_BACKFILL_PROJECT_ID (--project-id)"),
+        IdentifyError::ProjectDisagrees { given, in_names } => format!("invalid CTS_BACKFILL_PROJECT_ID (--project-id): {given:?} disagrees with the project id {in_names:?} in the archive's file names; drop --project-id or back up that project's files separately"),
+    })
 }
 
-/// The event context of an archive: from the flags, the OBS paths, the file
-/// names and the traces, with IAM only for a project name without an id.
+/// The event context of an archive ([`identify`]), with IAM only for a project name without an id.
 async fn archive_context(
     cfg: &Config,
     bcfg: &BackfillConfig,
     files: &[PathBuf],
     cloud: Option<&str>,
 ) -> Result<EventContext, AppError> {
-    let l = layout(files);
-    let (regions, trackers, names) = (l.regions, l.trackers, l.region_projects);
-    let fix = "back up each one separately, e.g. --archive-dir <DIR>/CloudTraces/<region>/... for one region, tracker and project";
-    let path_region = one_value("regions", &regions, fix)?;
-    let tracker = one_value("trackers", &trackers, fix)?.unwrap_or_else(|| cfg.tracker.clone());
-    let region = match (&bcfg.region, path_region) {
-        (Some(flag), Some(path)) if *flag != path => {
-            return Err(AppError::Config(format!(
-                "invalid CTS_BACKFILL_REGION (--region): {flag:?} disagrees with the archive's CloudTraces/{path}/ folders; drop --region or give --region {path}"
-            )))
-        }
-        (Some(flag), _) => flag.clone(),
-        (None, Some(path)) if is_region(&path) => path,
-        (None, Some(path)) => {
-            return Err(AppError::Config(format!(
-                "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the folder after CloudTraces, {path:?}, is not a region name; set CTS_BACKFILL_REGION (--region), e.g. --region eu-de"
-            )))
-        }
-        (None, None) => {
-            return Err(AppError::Config(
-                "invalid CTS_BACKFILL_REGION (--region): the archive's paths have no CloudTraces/<region>/ folder to tell the region; set CTS_BACKFILL_REGION (--region), e.g. --region eu-de".into(),
-            ))
-        }
+    let hints = Hints {
+        region: bcfg.region.clone(),
+        project_id: bcfg.project_id.clone(),
+        default_tracker: cfg.tracker.clone(),
     };
-    // A bare `<region>` in a file name says nothing about the project
-    // (Huawei's newer examples use it for every file); `<region>-<project>` does.
-    let mut parts = BTreeMap::new();
-    for (n, f) in names {
-        if n == region {
-            continue;
-        }
-        match n.strip_prefix(&format!("{region}-")) {
-            Some(p) if !p.is_empty() => {
-                parts.entry(p.to_string()).or_insert(f);
-            }
-            _ => {
-                return Err(AppError::Config(format!(
-                    "invalid CTS_BACKFILL_ARCHIVE_DIR (--archive-dir): the file name {} says {n:?} but the region is {region:?}; back up each region separately, or set CTS_BACKFILL_REGION (--region) and CTS_BACKFILL_PROJECT_ID (--project-id)",
-                    f.display()
-                )))
-            }
-        }
-    }
-    let project_part = one_value("projects (file names <region>-<project>)", &parts, fix)?;
-    let name_id = project_part
-        .as_deref()
-        .filter(|p| is_hex_id(p))
-        .map(str::to_ascii_lowercase);
     let scan = files.to_vec();
-    let want_project = bcfg.project_id.is_none() && name_id.is_none();
-    let (traces_project, domain) =
-        tokio::task::spawn_blocking(move || cts_client::archive::first_ids(&scan, want_project))
-            .await
-            .map_err(|e| AppError::Runtime(format!("the archive reader failed: {e}")))?;
-    let domain = domain.unwrap_or_default();
-    let offline = |project_id: &str| {
-        EventContext::new(
-            &regional_cts_url(&region),
-            project_id,
-            &domain,
-            &region,
-            &tracker,
-        )
-        .with_original_extensions(cfg.original_extensions)
-    };
-    if let Some(flag) = &bcfg.project_id {
-        if let Some(id) = name_id.as_ref().filter(|id| !id.eq_ignore_ascii_case(flag)) {
-            return Err(AppError::Config(format!(
-                "invalid CTS_BACKFILL_PROJECT_ID (--project-id): {flag:?} disagrees with the project id {id:?} in the archive's file names; drop --project-id or back up that project's files separately"
-            )));
-        }
-        return Ok(offline(flag));
-    }
-    if let Some(id) = name_id {
-        return Ok(offline(&id));
-    }
-    if let Some(id) = traces_project {
-        return Ok(offline(&id));
+    let id = tokio::task::spawn_blocking(move || identify(&scan, &hints))
+        .await
+        .map_err(|e| AppError::Runtime(format!("the archive reader failed: {e}")))?
+        .map_err(identify_error)?;
+    if let Some(ctx) = EventContext::of_archive(&id) {
+        return Ok(ctx.with_original_extensions(cfg.original_extensions));
     }
     // Only a name is known: IAM can turn it into an id, if there are credentials.
-    let project_name = match &project_part {
-        Some(p) => format!("{region}_{p}"),
-        None => format!("(not named; region {region})"),
-    };
+    let project_name = id.project_name();
     let missing = |why: String| {
         AppError::Config(format!(
             "invalid CTS_BACKFILL_PROJECT_ID (--project-id): the archive names project {project_name:?} but no file name or trace holds its id, and {why}; set CTS_BACKFILL_PROJECT_ID (--project-id) to the project's id (32 hex characters)"
@@ -291,27 +209,16 @@ async fn archive_context(
     };
     let cloud_cfg = configured_cloud(cloud)
         .map_err(|e| missing(format!("no clouds.yaml credentials can look it up ({e})")))?;
-    if cloud_cfg.region != region {
-        return Err(missing(format!(
-            "the cloud {:?} in clouds.yaml is in region {:?}, not {region:?}",
-            cloud_cfg.name, cloud_cfg.region
-        )));
-    }
-    if let (Some(_), Some(configured)) = (&project_part, &cloud_cfg.project_name) {
-        if *configured != project_name {
-            return Err(missing(format!(
-                "the cloud {:?} in clouds.yaml is for project {configured:?}",
-                cloud_cfg.name
-            )));
-        }
+    if let Some(why) = id.cloud_mismatch(&cloud_cfg) {
+        return Err(missing(why));
     }
     tracing::info!(project = %project_name, "asking IAM for the archive's project id");
     let tenant = connect(cfg, cloud).await?;
     let endpoint = Url::parse(&tenant.context.source)
         .map_err(|e| AppError::Runtime(format!("the tenant's source is not a URL: {e}")))?;
     let mut ctx = tenant.context.clone();
-    ctx.source = EventContext::source_uri(&endpoint, &ctx.project_id, &tracker);
-    ctx.tracker = tracker;
+    ctx.source = EventContext::source_uri(&endpoint, &ctx.project_id, &id.tracker);
+    ctx.tracker = id.tracker;
     Ok(ctx)
 }
 

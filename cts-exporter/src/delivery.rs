@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use ce_delivery::{pipeline, retry, transport};
+pub use ce_delivery::{retry, transport};
 
 /// The dead-letter file, knowing how the exporter marks unreadable CTS traces.
 pub mod dead_letter {

@@ -11,14 +11,10 @@ mod cli;
 mod config;
 mod delivery;
 mod dispatcher;
-mod event;
 mod metrics;
 mod ops;
 mod poller;
 mod tenant;
-
-// `crate::overrides` for the modules that name it; the code is ce-delivery's.
-use ce_delivery::overrides;
 
 use std::process::ExitCode;
 

@@ -221,6 +221,26 @@ impl Error {
             _ => false,
         }
     }
+
+    /// True for problems of the configuration itself (clouds.yaml,
+    /// secure.yaml, the environment): the user must fix it, and no retry or
+    /// IAM call will help. False for what IAM answered or a failed call.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Error::NoConfig { .. }
+                | Error::ConfigFileMissing { .. }
+                | Error::Read { .. }
+                | Error::Parse { .. }
+                | Error::UnknownCloud { .. }
+                | Error::AmbiguousCloud { .. }
+                | Error::NoClouds { .. }
+                | Error::CloudNameCollision { .. }
+                | Error::MissingField { .. }
+                | Error::InvalidField { .. }
+                | Error::Unsupported { .. }
+        )
+    }
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {
@@ -247,5 +267,31 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
         (Some(l), Some(c)) => format!(" line {l} column {c}"),
         (Some(l), None) => format!(" line {l}"),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_problems_are_told_from_iam_failures() {
+        let no_config = Error::NoConfig {
+            searched: vec![PathBuf::from("/ä/clouds.yaml")],
+        };
+        assert!(no_config.is_configuration() && !no_config.is_retryable());
+        let iam = Error::Iam {
+            status: 503,
+            url: "https://iam".into(),
+            message: String::new(),
+        };
+        assert!(!iam.is_configuration() && iam.is_retryable());
+        let refused = Error::Unauthorized {
+            credential: "password".into(),
+            url: "https://iam".into(),
+            message: "no".into(),
+        };
+        assert!(!refused.is_configuration() && !refused.is_retryable());
+        assert!(!Error::Request("x".into()).is_configuration());
     }
 }

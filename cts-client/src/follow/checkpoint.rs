@@ -178,6 +178,15 @@ impl FileCheckpoint {
         self.lock().pollers.keys().cloned().collect()
     }
 
+    /// The keys with an entry that are not in `used`, in order: positions of
+    /// sources no follower of this configuration uses (a source whose
+    /// endpoint, project or tracker changed has a new key). They are kept.
+    pub fn unused_keys(&self, used: &[&str]) -> Vec<String> {
+        let f = self.lock();
+        let unused = f.pollers.keys().filter(|k| !used.contains(&k.as_str()));
+        unused.cloned().collect()
+    }
+
     /// Records `position` for `key` and writes the whole file atomically
     /// (blocking: a few small writes and two fsyncs).
     pub fn put(&self, key: &str, position: Position) -> Result<(), Error> {
@@ -295,6 +304,11 @@ mod tests {
         s.put("src", state(100)).expect("save");
         s.put("other", state(7)).expect("save");
         s.put("src", state(200)).expect("save");
+        assert_eq!(s.unused_keys(&["src"]), ["other"]);
+        assert_eq!(
+            s.unused_keys(&["other", "src", "new"]),
+            Vec::<String>::new()
+        );
         let again = FileCheckpoint::open(&path).expect("reopen");
         assert_eq!(again.get("src"), Some(state(200)));
         assert_eq!(again.get("other"), Some(state(7)));

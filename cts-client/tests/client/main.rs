@@ -4,6 +4,7 @@ mod auth;
 mod bodies;
 mod emulator;
 mod errors;
+mod event_context;
 mod one_call;
 mod pagination;
 mod support;

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cts_client::archive::{is_hex_id as is_project_id, is_region};
+use cts_client::follow::RETENTION_MS;
+
 use super::values::{instant, int_in};
 use super::ConfigError;
 use crate::cli::BackfillArgs;
@@ -34,9 +37,6 @@ pub struct BackfillConfig {
     /// `CTS_BACKFILL_PROJECT_ID`: the archive's project id.
     pub project_id: Option<String>,
 }
-
-/// CTS keeps traces for seven days (cts-api.md §1.3).
-pub const API_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl BackfillConfig {
     /// Checks the backfill settings against the clock `now_ms`.
@@ -71,7 +71,7 @@ impl BackfillConfig {
                     Some(u) => instant("CTS_BACKFILL_UNTIL (--until)", u)?,
                     None => now_ms,
                 };
-                if since_ms < now_ms - API_RETENTION_MS {
+                if since_ms < now_ms - RETENTION_MS {
                     return Err(ConfigError::new(
                         "CTS_BACKFILL_SINCE (--since)",
                         format!("{since:?} is more than 7 days ago and CTS keeps traces for 7 days; use a later time, or --archive-dir for older traces"),
@@ -143,95 +143,4 @@ fn archive_only(
         ));
     }
     Ok(Some(v.to_string()))
-}
-
-/// An OTC region name: `eu-de`, `eu-nl`, `eu-ch2`.
-pub fn is_region(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// A project id: 32 hexadecimal characters, as IAM issues them.
-pub fn is_project_id(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(dir: Option<&str>, region: Option<&str>, project: Option<&str>) -> BackfillArgs {
-        BackfillArgs {
-            since: dir.is_none().then(|| "1700000000000".to_string()),
-            until: None,
-            archive_dir: dir.map(str::to_string),
-            progress_secs: "5".into(),
-            region: region.map(str::to_string),
-            project_id: project.map(str::to_string),
-        }
-    }
-
-    #[test]
-    fn region_and_project_id_are_checked_and_only_for_archives() {
-        let dir = std::env::temp_dir();
-        let dir = dir.to_str().expect("utf-8");
-        let now = 1_700_000_100_000;
-        let id = "0123456789abcdef0123456789ABCDEF";
-        let c = BackfillConfig::from_args(&args(Some(dir), Some("eu-ch2"), Some(id)), now)
-            .expect("valid");
-        assert_eq!(c.region.as_deref(), Some("eu-ch2"));
-        assert_eq!(c.project_id.as_deref(), Some(id));
-        // Blank is unset.
-        let c =
-            BackfillConfig::from_args(&args(Some(dir), Some(" "), Some("")), now).expect("valid");
-        assert_eq!((c.region, c.project_id), (None, None));
-        for (region, project, setting, says) in [
-            (
-                Some("EU-DE"),
-                None,
-                "CTS_BACKFILL_REGION (--region)",
-                "not a region",
-            ),
-            (
-                Some("eu-de/.."),
-                None,
-                "CTS_BACKFILL_REGION (--region)",
-                "not a region",
-            ),
-            (
-                Some("ëu-de"),
-                None,
-                "CTS_BACKFILL_REGION (--region)",
-                "not a region",
-            ),
-            (
-                None,
-                Some("eu-de_demo"),
-                "CTS_BACKFILL_PROJECT_ID (--project-id)",
-                "not its name",
-            ),
-            (
-                None,
-                Some("0123456789abcdef0123456789abcdeg"),
-                "CTS_BACKFILL_PROJECT_ID (--project-id)",
-                "not a project id",
-            ),
-        ] {
-            let e = BackfillConfig::from_args(&args(Some(dir), region, project), now)
-                .expect_err("refused");
-            assert_eq!(e.setting, setting);
-            assert!(e.message.contains(says), "{e}");
-        }
-        let e = BackfillConfig::from_args(&args(None, Some("eu-de"), None), now)
-            .expect_err("API backfill");
-        assert_eq!(e.setting, "CTS_BACKFILL_REGION (--region)");
-        assert!(e.message.contains("--archive-dir"), "{e}");
-        let e =
-            BackfillConfig::from_args(&args(None, None, Some(id)), now).expect_err("API backfill");
-        assert_eq!(e.setting, "CTS_BACKFILL_PROJECT_ID (--project-id)");
-    }
 }

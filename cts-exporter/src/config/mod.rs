@@ -24,7 +24,7 @@ use ce_delivery::{Batching, Overrides, RetryPolicy};
 
 use crate::cli::CommonArgs;
 
-pub use backfill::{is_region, BackfillConfig, BackfillSource};
+pub use backfill::{BackfillConfig, BackfillSource};
 use sink::sink_config;
 use values::{
     api_choice, boolean, clouds, filters, int_in, metrics_addr, nonzero, path_opt, tracker,
@@ -241,6 +241,3 @@ impl Config {
         })
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -7,6 +7,7 @@ mod auth;
 mod backfill;
 mod batch;
 mod config_errors;
+mod config_parsing;
 mod conformance;
 mod crash;
 mod delivery;

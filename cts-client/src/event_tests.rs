@@ -1,4 +1,6 @@
 use super::*;
+use ce_delivery::encoding as http;
+use ce_delivery::Overrides;
 use cloudevents::AttributesReader;
 use serde_json::json;
 
@@ -50,7 +52,7 @@ fn source_is_stable_and_version_free() {
 
 #[test]
 fn maps_every_attribute() {
-    let ev = to_event(&trace(), &ctx(), &Overrides::default()).expect("maps");
+    let ev = to_event(&trace(), &ctx(), &Overrides::default().extensions).expect("maps");
     assert_eq!(ev.id(), "e001ccb9-bc09-11e6-b00b-4b2a61338db6");
     assert_eq!(
         ev.source().to_string(),
@@ -83,7 +85,7 @@ fn maps_every_attribute() {
 
 #[test]
 fn every_extension_name_is_valid_cloudevents() {
-    let ev = to_event(&trace(), &ctx(), &Overrides::default()).expect("maps");
+    let ev = to_event(&trace(), &ctx(), &Overrides::default().extensions).expect("maps");
     for (name, _) in ev.iter_extensions() {
         assert!(ce_delivery::overrides::valid_extension_name(name), "{name}");
     }
@@ -94,7 +96,7 @@ fn subject_falls_back_to_resource_id_and_time_to_record_time() {
     let mut t = trace();
     t.resource_name = Some("  ".into());
     t.time = None;
-    let ev = to_event(&t, &ctx(), &Overrides::default()).expect("maps");
+    let ev = to_event(&t, &ctx(), &Overrides::default().extensions).expect("maps");
     assert_eq!(ev.subject(), Some("d502809d-0d1d-41ce-9690-784282142ccc"));
     assert_eq!(ev.time().map(|t| t.timestamp_millis()), Some(1481066128032));
 }
@@ -103,7 +105,7 @@ fn subject_falls_back_to_resource_id_and_time_to_record_time() {
 fn sparse_trace_still_carries_graph_context() {
     let t: Trace = serde_json::from_value(json!({"trace_id": "x1", "trace_type": "SystemAction"}))
         .expect("trace");
-    let ev = to_event(&t, &ctx(), &Overrides::default()).expect("maps");
+    let ev = to_event(&t, &ctx(), &Overrides::default().extensions).expect("maps");
     assert_eq!(ev.ty(), "com.otc.cts.trace.unknown.unknown");
     assert_eq!(ev.subject(), None);
     assert_eq!(ext(&ev, "user"), None);
@@ -119,7 +121,7 @@ fn sparse_trace_still_carries_graph_context() {
 fn domain_falls_back_to_the_trace_user_domain() {
     let mut c = ctx();
     c.domain_id.clear();
-    let ev = to_event(&trace(), &c, &Overrides::default()).expect("maps");
+    let ev = to_event(&trace(), &c, &Overrides::default().extensions).expect("maps");
     assert_eq!(ext(&ev, "domain").as_deref(), Some("dom-from-trace"));
 }
 
@@ -136,7 +138,7 @@ fn missing_id_is_an_error() {
     let mut t = trace();
     t.trace_id = Some(" ".into());
     assert_eq!(
-        to_event(&t, &ctx(), &Overrides::default()).expect_err("no id"),
+        to_event(&t, &ctx(), &Overrides::default().extensions).expect_err("no id"),
         MapError::MissingId
     );
 }
@@ -145,14 +147,14 @@ fn missing_id_is_an_error() {
 fn overrides_are_applied_last() {
     let o =
         Overrides::parse(r#"{"extensions":{"team":"ops","region":"override"}}"#).expect("valid");
-    let ev = to_event(&trace(), &ctx(), &o).expect("maps");
+    let ev = to_event(&trace(), &ctx(), &o.extensions).expect("maps");
     assert_eq!(ext(&ev, "team").as_deref(), Some("ops"));
     assert_eq!(ext(&ev, "region").as_deref(), Some("override"));
 }
 
 #[test]
 fn original_extensions_are_off_by_default() {
-    let ev = to_event(&trace(), &ctx(), &Overrides::default()).expect("maps");
+    let ev = to_event(&trace(), &ctx(), &Overrides::default().extensions).expect("maps");
     for name in ["tenant", "status", "code"] {
         assert_eq!(ext(&ev, name), None, "{name}");
     }
@@ -161,7 +163,7 @@ fn original_extensions_are_off_by_default() {
 #[test]
 fn original_extensions_carry_what_the_original_sink_reads() {
     let c = ctx().with_original_extensions(true);
-    let ev = to_event(&trace(), &c, &Overrides::default()).expect("maps");
+    let ev = to_event(&trace(), &c, &Overrides::default().extensions).expect("maps");
     for (name, want) in [
         ("tenant", "0391e4486e864c26be5654c522f440f2"),
         ("status", "warning"),
@@ -189,7 +191,7 @@ fn original_extensions_are_empty_not_absent_when_the_trace_lacks_them() {
     let t: Trace = serde_json::from_value(json!({"trace_id": "x1", "trace_type": "SystemAction"}))
         .expect("trace");
     let c = ctx().with_original_extensions(true);
-    let ev = to_event(&t, &c, &Overrides::default()).expect("maps");
+    let ev = to_event(&t, &c, &Overrides::default().extensions).expect("maps");
     assert_eq!(ext(&ev, "status").as_deref(), Some(""));
     assert_eq!(ext(&ev, "code").as_deref(), Some(""));
     assert_eq!(ext(&ev, "resourceid").as_deref(), Some(""));
@@ -214,7 +216,7 @@ fn v2_trace_status_becomes_status() {
     let ev = to_event(
         &t,
         &ctx().with_original_extensions(true),
-        &Overrides::default(),
+        &Overrides::default().extensions,
     )
     .expect("maps");
     assert_eq!(ext(&ev, "status").as_deref(), Some("incident"));
@@ -223,7 +225,12 @@ fn v2_trace_status_becomes_status() {
 #[test]
 fn overrides_still_win_over_original_extensions() {
     let o = Overrides::parse(r#"{"extensions":{"tenant":"mine"}}"#).expect("valid");
-    let ev = to_event(&trace(), &ctx().with_original_extensions(true), &o).expect("maps");
+    let ev = to_event(
+        &trace(),
+        &ctx().with_original_extensions(true),
+        &o.extensions,
+    )
+    .expect("maps");
     assert_eq!(ext(&ev, "tenant").as_deref(), Some("mine"));
 }
 
@@ -234,7 +241,7 @@ fn non_ascii_trace_text_leaves_percent_encoded_in_binary_mode_and_as_is_in_struc
     if let Some(u) = t.user.as_mut() {
         u.name = Some("jürgen Straße".into());
     }
-    let ev = to_event(&t, &ctx(), &Overrides::default()).expect("maps");
+    let ev = to_event(&t, &ctx(), &Overrides::default().extensions).expect("maps");
     let m = http::binary(&ev).expect("binary");
     let h = |name: &str| {
         m.headers
@@ -287,7 +294,7 @@ fn original_extensions_match_a_request_the_original_exporter_sent() {
         "system",
     )
     .with_original_extensions(true);
-    let ev = to_event(&t, &c, &Overrides::default()).expect("maps");
+    let ev = to_event(&t, &c, &Overrides::default().extensions).expect("maps");
     let m = http::binary(&ev).expect("binary");
     for (name, want) in original {
         let got = m
@@ -302,12 +309,39 @@ fn original_extensions_match_a_request_the_original_exporter_sent() {
 
 #[test]
 fn the_project_name_travels_only_when_the_configuration_names_it() {
-    let plain = to_event(&trace(), &ctx(), &Overrides::default()).expect("maps");
+    let plain = to_event(&trace(), &ctx(), &Overrides::default().extensions).expect("maps");
     assert_eq!(ext(&plain, "projectname"), None);
     let named = ctx().with_project_name(Some(" eu-de_münchen "));
-    let ev = to_event(&trace(), &named, &Overrides::default()).expect("maps");
+    let ev = to_event(&trace(), &named, &Overrides::default().extensions).expect("maps");
     assert_eq!(ext(&ev, "projectname").as_deref(), Some("eu-de_münchen"));
     let blank = ctx().with_project_name(Some("  "));
-    let ev = to_event(&trace(), &blank, &Overrides::default()).expect("maps");
+    let ev = to_event(&trace(), &blank, &Overrides::default().extensions).expect("maps");
     assert_eq!(ext(&ev, "projectname"), None);
+}
+
+#[cfg(feature = "archive")]
+#[test]
+fn an_archive_context_names_the_regional_cts_host() {
+    use crate::archive::{Identity, Project};
+    let id = Identity {
+        region: "eu-ch2".into(),
+        tracker: "trackér".into(),
+        project: Project::Id("0391e4486e864c26be5654c522f440f2".into()),
+        domain: Some("dom-1".into()),
+    };
+    let c = EventContext::of_archive(&id).expect("an id");
+    assert_eq!(
+        c.source,
+        "https://cts.eu-ch2.sc.otc.t-systems.com/projects/0391e4486e864c26be5654c522f440f2/trackers/trackér"
+    );
+    assert_eq!(
+        (c.region.as_str(), c.domain_id.as_str()),
+        ("eu-ch2", "dom-1")
+    );
+    let named = Identity {
+        project: Project::Named(Some("x".into())),
+        domain: None,
+        ..id
+    };
+    assert_eq!(EventContext::of_archive(&named), None);
 }

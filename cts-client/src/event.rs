@@ -1,30 +1,45 @@
-//! Trace → CloudEvent: the one place that decides what an event looks like.
+//! Trace → CloudEvent (feature `cloudevents`): the project's event format.
 //!
-//! Pure and synchronous, so every attribute is unit-tested without a network.
-//! The shape is documented in `docs/events.md`: `id` is the trace id,
-//! `source` names the tenant's CTS (endpoint host, project, tracker) so that
-//! `(source, id)` identifies a trace across restarts, `type` is
+//! cts-exporter sends every trace as the event [`to_event`] builds and
+//! neo4j-sink decodes it, so a Rust program following CTS with
+//! [`crate::follow`] emits the same events by calling it. Pure and
+//! synchronous: every attribute is unit-tested without a network. The shape
+//! is documented in `docs/events.md`: `id` is the trace id, `source` names
+//! the tenant's CTS (endpoint host, project, tracker) so that `(source, id)`
+//! identifies a trace across restarts, `type` is
 //! `com.otc.cts.trace.<service>.<operation>`, and the extensions carry the
-//! graph context the sink needs (`project`, `region`, `domain`, always set).
+//! graph context a sink needs (`project`, `region`, `domain`, always set).
 //! With [`EventContext::original_extensions`] the event also carries the
 //! extensions the original Go tool's sink reads (`tenant`, `status`, `code`,
-//! and `resourceid` even when empty). `ce_delivery::encoding` writes the event
-//! onto the wire.
+//! and `resourceid` even when empty). Writing the event onto the wire is the
+//! caller's (cts-exporter uses the `ce-delivery` crate).
+//!
+//! ```
+//! use cts_client::event::{to_event, EventContext};
+//! use cloudevents::AttributesReader;
+//!
+//! let endpoint = url::Url::parse("https://cts.eu-de.otc.t-systems.com/v3/p1").unwrap();
+//! let ctx = EventContext::new(&endpoint, "p1", "d1", "eu-de", "system");
+//! let trace: cts_client::Trace = serde_json::from_str(
+//!     r#"{"trace_id":"t-1","service_type":"ECS","trace_name":"createServer","time":1700000000000}"#,
+//! ).unwrap();
+//! let event = to_event(&trace, &ctx, &Default::default()).unwrap();
+//! assert_eq!(event.ty(), "com.otc.cts.trace.ecs.createserver");
+//! assert_eq!(event.source().to_string(), "https://cts.eu-de.otc.t-systems.com/projects/p1/trackers/system");
+//! ```
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
-use cts_client::Trace;
 use url::Url;
 
-use ce_delivery::Overrides;
-
-#[cfg(test)]
-use ce_delivery::encoding as http;
+use crate::Trace;
 
 /// Prefix of every event type; Knative Triggers can filter on it.
 pub const TYPE_PREFIX: &str = "com.otc.cts.trace.";
 
-/// What every event from one poller shares.
+/// What every event of one event source (a tenant's tracker, or an archive) shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventContext {
     /// The `source` attribute (see [`EventContext::source_uri`]).
@@ -37,8 +52,8 @@ pub struct EventContext {
     pub region: String,
     /// Tracker name (`tracker` extension).
     pub tracker: String,
-    /// Also add the extensions the original tool's sink reads
-    /// (`CTS_CE_ORIGINAL_EXTENSIONS`); off unless set with
+    /// Also add the extensions the original tool's sink reads (cts-exporter's
+    /// `CTS_CE_ORIGINAL_EXTENSIONS`); off unless set with
     /// [`EventContext::with_original_extensions`].
     pub original_extensions: bool,
     /// The project's name (`projectname` extension) when the configuration
@@ -78,6 +93,58 @@ impl EventContext {
         self
     }
 
+    /// The context of the cloud `provider` authenticates for (feature
+    /// `client`): IAM is asked for the project id, the domain id (empty when
+    /// IAM does not tell it) and the CTS endpoint of the service catalog,
+    /// each call tried up to [`RESOLVE_ATTEMPTS`] times while its failure is
+    /// transient ([`otc_auth::Error::is_retryable`]; 1 s, 2 s, 4 s … apart,
+    /// each logged at WARN). The project name of the cloud's configuration
+    /// becomes `projectname`. Returns the context and the catalog's CTS URL.
+    ///
+    /// # Errors
+    ///
+    /// The last [`otc_auth::Error`] of a call that failed for good.
+    #[cfg(feature = "client")]
+    pub async fn resolve(
+        provider: &otc_auth::AuthProvider,
+        tracker: &str,
+    ) -> Result<(EventContext, Url), otc_auth::Error> {
+        let cloud = provider.config().name.as_str();
+        let project_id = retry_transient(cloud, || provider.project_id()).await?;
+        let domain_id = retry_transient(cloud, || provider.domain_id()).await?;
+        let cts_url = retry_transient(cloud, || provider.endpoint("cts")).await?;
+        let ctx = EventContext::new(
+            &cts_url,
+            &project_id,
+            domain_id.as_deref().unwrap_or_default(),
+            provider.region(),
+            tracker,
+        )
+        .with_project_name(provider.config().project_name.as_deref());
+        Ok((ctx, cts_url))
+    }
+
+    /// The context of an archive whose project id is known (feature
+    /// `archive`), built offline: its `source` names the region's CTS host
+    /// ([`crate::archive::regional_cts_url`]), so it is the `source` the
+    /// poller of that tenant sends on OTC; the domain is the traces' (empty
+    /// when none was found). `None` for an archive that only names its project.
+    #[cfg(feature = "archive")]
+    pub fn of_archive(id: &crate::archive::Identity) -> Option<EventContext> {
+        let crate::archive::Project::Id(project_id) = &id.project else {
+            return None;
+        };
+        let url = crate::archive::regional_cts_url(&id.region);
+        let domain = id.domain.as_deref().unwrap_or_default();
+        Some(EventContext::new(
+            &url,
+            project_id,
+            domain,
+            &id.region,
+            &id.tracker,
+        ))
+    }
+
     /// `<scheme>://<host>[:port]/projects/<project_id>/trackers/<tracker>`.
     ///
     /// Only the endpoint's origin is used, never its path, so the source stays
@@ -95,6 +162,31 @@ impl EventContext {
     }
 }
 
+/// How often [`EventContext::resolve`] tries an IAM call whose failure is transient.
+#[cfg(feature = "client")]
+pub const RESOLVE_ATTEMPTS: u32 = 5;
+
+/// Runs an IAM call, retrying transient failures a few times.
+#[cfg(feature = "client")]
+async fn retry_transient<T, F, Fut>(cloud: &str, mut call: F) -> Result<T, otc_auth::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, otc_auth::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(e) if e.is_retryable() && attempt < RESOLVE_ATTEMPTS => {
+                let wait = std::time::Duration::from_secs(1 << (attempt - 1));
+                tracing::warn!(cloud = %cloud, error = %e, attempt, "IAM call failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Why a trace cannot become an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MapError {
@@ -103,6 +195,8 @@ pub enum MapError {
     /// The CloudEvents builder refused an attribute.
     Invalid(String),
 }
+
+impl std::error::Error for MapError {}
 
 impl std::fmt::Display for MapError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,10 +245,19 @@ fn non_empty(v: Option<&str>) -> Option<&str> {
 }
 
 /// Maps one trace to its CloudEvent.
+///
+/// `overrides` are extensions set last, over the ones of the mapping (as
+/// Knative's `K_CE_OVERRIDES` asks: `ce_delivery::Overrides::extensions`);
+/// pass an empty map for none.
+///
+/// # Errors
+///
+/// [`MapError::MissingId`] for a trace without a `trace_id`;
+/// [`MapError::Invalid`] when an attribute is not valid CloudEvents.
 pub fn to_event(
     trace: &Trace,
     ctx: &EventContext,
-    overrides: &Overrides,
+    overrides: &BTreeMap<String, String>,
 ) -> Result<Event, MapError> {
     let id = trace.id().ok_or(MapError::MissingId)?;
     let data = serde_json::to_value(trace).map_err(|e| MapError::Invalid(e.to_string()))?;
@@ -216,11 +319,17 @@ pub fn to_event(
                 non_empty(trace.resource_id.as_deref()).unwrap_or(""),
             );
     }
-    for (name, value) in &overrides.extensions {
+    for (name, value) in overrides {
         b = b.extension(name, value.as_str());
     }
     b.build().map_err(|e| MapError::Invalid(e.to_string()))
 }
+
+#[cfg(feature = "delivery")]
+#[path = "event_dispatch.rs"]
+mod dispatch;
+#[cfg(feature = "delivery")]
+pub use dispatch::{DispatchObserver, Dispatcher};
 
 #[cfg(test)]
 #[path = "event_tests.rs"]
