@@ -198,7 +198,8 @@ def metric_sum(url, name):
 class Phase:
     """One run of the exporter, monitored: slices of committed traces and CPU per process."""
 
-    def __init__(self, name, expected, exporter, procs, neo4j, session, slice_secs, before):
+    def __init__(self, name, expected, exporter, procs, neo4j, session, slice_secs, before, metrics_url):
+        self.metrics_url = metrics_url
         self.name = name
         self.expected = expected
         self.exporter = exporter
@@ -217,7 +218,12 @@ class Phase:
         c["exporter"] = self.exporter.cpu()
         return c
 
+    def sink_metrics(self):
+        return {k: metric_sum(self.metrics_url, k) or 0.0 for k in
+                ("neo4j_sink_batch_size_sum", "neo4j_sink_batch_size_count", "neo4j_sink_write_duration_seconds_sum")}
+
     def run(self):
+        m0 = self.sink_metrics()
         start_cpu = self.cpu_now()
         start_cpu["exporter"] = 0.0  # a new process
         t0 = time.time()
@@ -259,6 +265,13 @@ class Phase:
         r = self.result
         info(f"exporter exit code {code}; {committed:,} of {self.expected:,} traces committed in {secs:.1f} s: "
              f"{r['rate']:,.0f} traces/s over the whole phase (slices {min(slices or [0]):,.0f}-{max(slices or [0]):,.0f})")
+        m1 = self.sink_metrics()
+        txns = m1["neo4j_sink_batch_size_count"] - m0["neo4j_sink_batch_size_count"]
+        if txns > 0:
+            events = m1["neo4j_sink_batch_size_sum"] - m0["neo4j_sink_batch_size_sum"]
+            write = m1["neo4j_sink_write_duration_seconds_sum"] - m0["neo4j_sink_write_duration_seconds_sum"]
+            r["sink"] = f"{txns:,.0f} transactions of {events / txns:.1f} events on average, {write / txns * 1000:.0f} ms each"
+            info(f"neo4j-sink: {r['sink']}")
         cpu_line = " + ".join(f"{k} {v:.0f}" for k, v in r["cpu_us"].items())
         total = sum(r["cpu_us"].values())
         info(f"CPU per trace (µs): {cpu_line} = {total:.0f} µs; {CORES} cores fully busy would allow at most "
@@ -325,11 +338,13 @@ def main():
         session = driver.session()
 
         # ------------------------------------------------------------ archive
-        say(f"cts-emulator writes {args.archive:,} traces (6 days, one project) as OBS-layout archives")
+        # Six days per 1,000,000 traces (about 48 traces per 5-minute archive file, as in the exporter's
+        # backfill bench), at least an hour.
+        span = min(30 * 86400, max(3600, args.archive * 6 * 86400 // 1_000_000, args.archive // 1000 + 1))
+        say(f"cts-emulator writes {args.archive:,} traces ({span / 3600:.1f} hours, one project) as OBS-layout archives")
         t0 = time.time()
         if os.path.isdir(archive):
             subprocess.run(["rm", "-rf", archive], check=True)
-        span = min(30 * 86400, max(6 * 86400, args.archive // 1000 + 1))
         emu_a = emulator(args, "emulator-archive", 15, "eu-de_e2e", args.archive, span,
                          ["--archive-dir", archive])
         emu_a.project = "eu-de_e2e"
@@ -375,8 +390,9 @@ def main():
         exp_a = exporter("exporter-archive", "eu-de_e2e", os.path.join(args.dir, "clouds-emulator-archive.yaml"),
                          ["--archive-dir", archive, "--progress-secs", str(int(max(args.slice_secs, 1)))])
         procs.append(exp_a)
+        metrics_url = f"http://127.0.0.1:{sink_port}/metrics"
         ph = Phase("archive backfill", len(expected_a), exp_a, {"sink": sink, "emulator": emu_a}, neo,
-                   session, args.slice_secs, 0)
+                   session, args.slice_secs, 0, metrics_url)
         results.append(ph.run())
         emu_a.stop()
 
@@ -396,7 +412,7 @@ def main():
                              ["--since", str(since_ms), "--progress-secs", str(int(max(args.slice_secs, 1)))])
             procs.append(exp_b)
             ph = Phase("API catch-up", len(expected_b), exp_b, {"sink": sink, "emulator": emu_b}, neo,
-                       session, args.slice_secs, before)
+                       session, args.slice_secs, before, metrics_url)
             results.append(ph.run())
             emu_b.stop()
         sink.stop()
