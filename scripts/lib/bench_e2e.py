@@ -135,7 +135,7 @@ def extra_env(name):
     for word in shlex.split(raw):
         key, sep, value = word.partition("=")
         if not sep or not key:
-            die(f"{name}: {word!r} is not KEY=VALUE; e.g. {name}='CTS_CE_BATCH=100 RUST_LOG=warn'")
+            die(f"{name}: {word!r} is not KEY=VALUE; e.g. {name}='RUST_LOG=warn'")
         out[key] = value
     return out
 
