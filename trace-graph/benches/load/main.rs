@@ -25,8 +25,12 @@
 //! JVM's JIT and the query plans are warm; 20000), `TG_BENCH_NEO4J_PID` (the
 //! server's process, to report CPU time per trace; default: the PID file of
 //! `scripts/neo4j-local` in `NEO4J_LOCAL_DIR`), `TG_BENCH_BASELINE` (original-pattern traces,
-//! 300), `TG_BENCH_BASELINE_SECS` (time budget for them, 60), `TG_BENCH_SEED` (7).
+//! 300; 0 skips the original pattern), `TG_BENCH_BASELINE_SECS` (time budget for them, 60),
+//! `TG_BENCH_SEED` (7), `TG_BENCH_ARCHIVE` (a directory of OBS-layout archive files: the
+//! measured traces are read from it instead of generated, see `archive.rs`; scripts/bench-e2e
+//! uses it to measure the writer on the traces of its end-to-end run).
 
+mod archive;
 mod original;
 
 use cts_emulator::generator::{Generator, TenantSpec};
@@ -79,8 +83,10 @@ fn opts() -> Opts {
 }
 
 /// Four projects of one domain, traces round-robin, 50 ms apart from 2024-01-01.
+/// Or, with `TG_BENCH_ARCHIVE`, the traces of an archive.
 struct Source {
     gens: Vec<(Generator, TraceContext)>,
+    archive: Option<archive::Archive>,
     n: usize,
 }
 
@@ -96,10 +102,19 @@ impl Source {
                 (g, ctx)
             })
             .collect();
-        Source { gens, n: 0 }
+        Source {
+            gens,
+            archive: None,
+            n: 0,
+        }
     }
 
     fn take(&mut self, count: usize) -> Vec<TraceRecord> {
+        if let Some(a) = &mut self.archive {
+            let records = a.take(count);
+            self.n += records.len();
+            return records;
+        }
         (0..count)
             .map(|_| {
                 let time = 1_704_067_200_000 + self.n as i64 * 50;
@@ -341,6 +356,10 @@ async fn main() {
     // Slice 1: the writer and the ceiling take turns on the same rows, 10 000
     // at a time, so both see the same machine load.
     let mut source = Source::new(o.seed);
+    if let Ok(dir) = std::env::var("TG_BENCH_ARCHIVE") {
+        println!("traces read from the archive {dir}");
+        source.archive = Some(archive::Archive::open(std::path::Path::new(&dir)));
+    }
     let mut slice1 = Vec::with_capacity(o.slice);
     let (mut spent_writer, mut spent_ceiling) = (Duration::ZERO, Duration::ZERO);
     let server = neo4j_pid();
@@ -374,25 +393,32 @@ async fn main() {
     cpu_ceiling.report("ceiling", o.slice, server.is_some());
 
     // The original pattern on the next traces, with its namespace as large as ours.
-    original::preload_original(&graph, &slice1).await;
-    drop(slice1);
-    let mut next = source.take(o.slice.min(o.total - o.slice));
-    let (n, original) = original::original_rate(
-        &graph,
-        &next[..o.baseline.min(next.len())],
-        Duration::from_secs(o.baseline_secs),
-    )
-    .await;
-    let orig_actions = count(&graph, "MATCH (a:OrigACTION) RETURN count(a) AS c").await;
-    println!("original pattern, {n} traces at {orig_actions} Orig actions: {original:.1} traces/s");
-    for text in [
-        "MATCH (n)-[r]->() WHERE any(l IN labels(n) WHERE l STARTS WITH 'Orig') \
-         CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-        "MATCH (n) WHERE any(l IN labels(n) WHERE l STARTS WITH 'Orig') \
-         CALL { WITH n DELETE n } IN TRANSACTIONS OF 10000 ROWS",
-    ] {
-        run(&graph, text).await;
+    let mut next = Vec::new();
+    let (mut orig_actions, mut original) = (0, f64::NAN);
+    if o.baseline > 0 {
+        original::preload_original(&graph, &slice1).await;
+        next = source.take(o.slice.min(o.total - o.slice));
+        let (n, rate) = original::original_rate(
+            &graph,
+            &next[..o.baseline.min(next.len())],
+            Duration::from_secs(o.baseline_secs),
+        )
+        .await;
+        original = rate;
+        orig_actions = count(&graph, "MATCH (a:OrigACTION) RETURN count(a) AS c").await;
+        println!(
+            "original pattern, {n} traces at {orig_actions} Orig actions: {original:.1} traces/s"
+        );
+        for text in [
+            "MATCH (n)-[r]->() WHERE any(l IN labels(n) WHERE l STARTS WITH 'Orig') \
+             CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+            "MATCH (n) WHERE any(l IN labels(n) WHERE l STARTS WITH 'Orig') \
+             CALL { WITH n DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+        ] {
+            run(&graph, text).await;
+        }
     }
+    drop(slice1);
 
     let mut rates = vec![first];
     let mut slice = 2;
@@ -424,7 +450,9 @@ async fn main() {
         o.total
     );
     println!("| batched writer, whole run (harmonic mean of slices) | {overall:.0} |");
-    println!("| original pattern at {orig_actions} actions | {original:.1} |");
+    if o.baseline > 0 {
+        println!("| original pattern at {orig_actions} actions | {original:.1} |");
+    }
     println!("| ceiling: one UNWIND CREATE per batch | {ceiling:.0} |");
     println!();
     println!(
@@ -434,14 +462,16 @@ async fn main() {
     // The original was measured once its namespace held one slice of actions;
     // the writer's rate at that size is slice 2's (it starts at one slice).
     let at_size = rates.get(1).copied().unwrap_or(first);
-    println!(
-        "writer >= 100x original at {} actions: {} ({:.0}x; slice 2 {at_size:.0} against {original:.1} traces/s; \
-         the first slice gives {:.0}x)",
-        o.slice,
-        verdict(at_size >= 100.0 * original),
-        at_size / original,
-        first / original
-    );
+    if o.baseline > 0 {
+        println!(
+            "writer >= 100x original at {} actions: {} ({:.0}x; slice 2 {at_size:.0} against {original:.1} traces/s; \
+             the first slice gives {:.0}x)",
+            o.slice,
+            verdict(at_size >= 100.0 * original),
+            at_size / original,
+            first / original
+        );
+    }
     println!(
         "writer >= half the ceiling: {} ({:.0}%)",
         verdict(first * 2.0 >= ceiling),
