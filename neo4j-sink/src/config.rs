@@ -67,6 +67,11 @@ pub struct RawArgs {
     /// with the load.
     #[arg(long, env = "BATCH_MAX_DELAY_MS", default_value = "0")]
     pub batch_max_delay_ms: String,
+    /// How long a batch may wait to fill (up to BATCH_MAX_EVENTS) while another batch is being written, in
+    /// milliseconds. The batch is written as soon as no other write is in flight, so a lone event is
+    /// committed at once; under a deep queue transactions grow instead of multiplying. 0 turns it off.
+    #[arg(long, env = "BATCH_BUSY_DELAY_MS", default_value = "5")]
+    pub batch_busy_delay_ms: String,
     /// How many batches may be written at the same time.
     #[arg(long, env = "WRITE_CONCURRENCY", default_value = "3")]
     pub write_concurrency: String,
@@ -160,6 +165,9 @@ pub struct BatchSettings {
     pub max_events: usize,
     /// Longest wait for a batch to fill.
     pub max_delay: Duration,
+    /// Longest wait for a batch to fill while another write is in flight; the
+    /// batch goes as soon as none is.
+    pub busy_delay: Duration,
     /// Batches written at the same time.
     pub write_concurrency: usize,
     /// Events that may wait for their commit at once.

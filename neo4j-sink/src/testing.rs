@@ -27,6 +27,8 @@ pub struct MemoryStore {
     pub fail: Mutex<Option<StoreError>>,
     /// Writes wait for a permit here; starts open.
     pub gate: Semaphore,
+    /// How long each write takes (after the gate), to model Neo4j's work.
+    pub delay: Mutex<std::time::Duration>,
 }
 
 impl Default for MemoryStore {
@@ -38,6 +40,7 @@ impl Default for MemoryStore {
             reject: Mutex::new(HashSet::new()),
             fail: Mutex::new(None),
             gate: Semaphore::new(Semaphore::MAX_PERMITS),
+            delay: Mutex::new(std::time::Duration::ZERO),
         }
     }
 }
@@ -87,6 +90,10 @@ impl Store for MemoryStore {
             .await
             .map_err(|e| StoreError::Permanent(e.to_string()))?;
         self.calls.lock().expect("lock").push(batch.len());
+        let delay = *self.delay.lock().expect("lock");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         if let Some(e) = self.fail.lock().expect("lock").clone() {
             return Err(e);
         }

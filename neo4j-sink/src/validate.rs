@@ -196,6 +196,13 @@ impl RawArgs {
                 60_000,
                 "5",
             )?),
+            busy_delay: Duration::from_millis(number::<u64>(
+                "BATCH_BUSY_DELAY_MS",
+                &self.batch_busy_delay_ms,
+                0,
+                60_000,
+                "5",
+            )?),
             write_concurrency: number::<usize>(
                 "WRITE_CONCURRENCY",
                 &self.write_concurrency,
