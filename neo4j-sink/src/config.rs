@@ -56,6 +56,12 @@ pub struct RawArgs {
     /// Time limit for one connection attempt (startup) and one ping, in seconds.
     #[arg(long, env = "NEO4J_CONNECT_TIMEOUT_SECS", default_value = "10")]
     pub neo4j_connect_timeout_secs: String,
+    /// Longest warm-up of a cold Neo4j at start, in seconds: before the sink reports ready it runs its write
+    /// statement with its batch sizes on synthetic traces in transactions that are rolled back (nothing
+    /// becomes visible), so Neo4j plans and JIT-compiles it before traffic; it stops early once the server
+    /// is warm. 0 turns it off.
+    #[arg(long, env = "NEO4J_WARMUP_SECS", default_value = "20")]
+    pub neo4j_warmup_secs: String,
     /// Time limit for one batch write, retries included, in seconds.
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value = "30")]
     pub write_timeout_secs: String,
@@ -156,6 +162,8 @@ pub struct Neo4jSettings {
     pub max_retries: u32,
     /// Time limit of one connection attempt or ping.
     pub connect_timeout: Duration,
+    /// Longest warm-up at start; zero turns it off.
+    pub warmup: Duration,
 }
 
 /// Group-commit settings.

@@ -29,6 +29,9 @@ pub struct MemoryStore {
     pub gate: Semaphore,
     /// How long each write takes (after the gate), to model Neo4j's work.
     pub delay: Mutex<std::time::Duration>,
+    /// Calls of `warm_up`, and whether the store had been prepared at each.
+    pub warm_ups: Mutex<Vec<bool>>,
+    prepared: std::sync::atomic::AtomicBool,
 }
 
 impl Default for MemoryStore {
@@ -41,6 +44,8 @@ impl Default for MemoryStore {
             fail: Mutex::new(None),
             gate: Semaphore::new(Semaphore::MAX_PERMITS),
             delay: Mutex::new(std::time::Duration::ZERO),
+            warm_ups: Mutex::new(Vec::new()),
+            prepared: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -75,12 +80,25 @@ impl Store for MemoryStore {
     async fn prepare(&self) -> Result<(), StoreError> {
         match self.fail.lock().expect("lock").clone() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => {
+                self.prepared
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
         }
     }
 
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        let prepared = self.prepared.load(std::sync::atomic::Ordering::SeqCst);
+        self.warm_ups.lock().expect("lock").push(prepared);
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
-        self.prepare().await
+        match self.fail.lock().expect("lock").clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     async fn write(&self, batch: &[TraceRecord]) -> Result<BatchReport, StoreError> {

@@ -77,6 +77,7 @@ pub mod playbook;
 mod retention;
 mod retry;
 pub mod schema;
+pub mod warmup;
 pub mod writer;
 
 pub use config::{GraphConfig, Secret};
@@ -85,4 +86,5 @@ pub use indexed::index_form;
 pub use mapping::map_trace;
 pub use model::{GraphRow, TraceContext, TraceRecord};
 pub use retention::RetentionReport;
+pub use warmup::{WarmUp, WarmUpReport};
 pub use writer::{GraphWriter, WriteReport};
