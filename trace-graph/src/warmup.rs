@@ -43,6 +43,9 @@ pub struct WarmUp {
     /// last five was 10 % faster than the best round before them. A server
     /// that is already warm is then left after a few rounds. Default true.
     pub stop_when_flat: bool,
+    /// Transactions run at once (each batch size `streams` times per round),
+    /// so a server with several cores warms on all of them. Default 2.
+    pub streams: usize,
 }
 
 impl WarmUp {
@@ -53,6 +56,7 @@ impl WarmUp {
             budget: Duration::from_secs(20),
             max_traces: 50_000,
             stop_when_flat: true,
+            streams: 2,
         }
     }
 }
@@ -67,11 +71,11 @@ pub struct WarmUpReport {
     pub traces: usize,
     /// Time spent in all.
     pub elapsed: Duration,
-    /// Duration of the first transaction (it includes planning the statement
-    /// on a server that has not seen it).
+    /// Duration of the first transactions (they include planning the
+    /// statement on a server that has not seen it).
     pub first: Duration,
     /// Mean duration per trace of the first complete round of transactions
-    /// (one per batch size).
+    /// (`streams` per batch size).
     pub first_per_trace: Duration,
     /// Mean duration per trace of the last complete round, to compare with
     /// the first.
@@ -167,6 +171,7 @@ impl GraphWriter {
         if sizes.is_empty() {
             return Ok(report);
         }
+        let streams = plan.streams.clamp(1, self.config.max_connections.max(1));
         let mut round = Vec::with_capacity(sizes.len());
         let mut rounds = Vec::new();
         'outer: loop {
@@ -175,19 +180,27 @@ impl GraphWriter {
                 if started.elapsed() >= plan.budget || report.traces >= plan.max_traces {
                     break 'outer;
                 }
-                let rows = synthetic_rows(&prefix, report.traces, size);
-                let batch = Batch::build(rows.iter());
-                let params = write_params(&batch);
+                // One transaction per stream, at once, each with keys of its own (two
+                // uncommitted creations of one key would wait for each other).
+                let params: Vec<_> = (0..streams)
+                    .map(|k| {
+                        let rows = synthetic_rows(&format!("{prefix}s{k}-"), report.traces, size);
+                        write_params(&Batch::build(rows.iter()))
+                    })
+                    .collect();
                 let t = Instant::now();
-                self.run_rolled_back(&params)
-                    .await
-                    .map_err(|f| to_error(&self.config, 1, f))?;
+                let results =
+                    futures::future::join_all(params.iter().map(|p| self.run_rolled_back(p))).await;
+                for result in results {
+                    result.map_err(|f| to_error(&self.config, 1, f))?;
+                }
                 let took = t.elapsed();
                 if report.transactions == 0 {
                     report.first = took;
                 }
-                report.transactions += 1;
-                report.traces += size;
+                report.transactions += streams;
+                report.traces += size * streams;
+                let size = size * streams;
                 round.push((took, size));
             }
             let (time, traces) = round
