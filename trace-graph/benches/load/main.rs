@@ -25,7 +25,9 @@
 //! JVM's JIT and the query plans are warm; 20000), `TG_BENCH_NEO4J_PID` (the
 //! server's process, to report CPU time per trace; default: the PID file of
 //! `scripts/neo4j-local` in `NEO4J_LOCAL_DIR`), `TG_BENCH_BASELINE` (original-pattern traces,
-//! 300), `TG_BENCH_BASELINE_SECS` (time budget for them, 60), `TG_BENCH_SEED` (7).
+//! 300), `TG_BENCH_BASELINE_SECS` (time budget for them, 60), `TG_BENCH_SEED` (7),
+//! `TG_BENCH_DROP_INDEXES` (comma-separated names of trace-graph's plain indexes
+//! to drop for the run, e.g. `tg_action_name`, to measure what each costs).
 
 mod original;
 
@@ -317,6 +319,16 @@ async fn main() {
     println!("trace-graph load bench: WIPING the database at {uri}");
     wipe(&graph).await;
     writer.ensure_schema().await.expect("schema");
+    // What an index costs the writer: measure without it (the next ensure_schema creates it again).
+    let drop = std::env::var("TG_BENCH_DROP_INDEXES").unwrap_or_default();
+    for name in drop.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        assert!(
+            trace_graph::schema::schema_names().contains(&name),
+            "TG_BENCH_DROP_INDEXES: {name:?} is not an index of trace-graph; use names from SHOW INDEXES, e.g. tg_action_name"
+        );
+        run(&graph, &format!("DROP INDEX {name} IF EXISTS")).await;
+        println!("dropped index {name} for this run (TG_BENCH_DROP_INDEXES)");
+    }
     if o.warmup > 0 {
         // Other traces (another seed), written and wiped before the measured run.
         let mut warm = Source::new(o.seed.wrapping_add(1_000_003));
