@@ -74,9 +74,10 @@ impl Store for GraphStore {
         if self.warmup.is_zero() {
             return Ok(());
         }
-        // The batch sizes the group commit produces: a lone event, a typical batch
-        // under live load, and a full one under a deep queue.
-        let mut plan = WarmUp::for_batch_size(self.config.batch_size);
+        // One statement, one plan, whatever the batch size: a lone event, a typical
+        // batch under live load, and up to 100 rows (larger rounds would make each
+        // round of a cold server so long that few fit in the budget).
+        let mut plan = WarmUp::for_batch_size(self.config.batch_size.min(100));
         plan.budget = self.warmup;
         let report = self.writer()?.warm_up(&plan).await.map_err(classify)?;
         tracing::info!(

@@ -94,7 +94,7 @@ pub struct GraphConfig {
     /// above the time of one batch. Default 30 s.
     pub connect_timeout: Duration,
     /// Whether [`GraphWriter::connect`](crate::GraphWriter::connect) checks
-    /// that large Bolt requests are not held by Nagle's algorithm (six
+    /// that large Bolt requests are not held by Nagle's algorithm (ten
     /// `RETURN size($p)` round trips; one warning per process with the fix
     /// when they are, see [`crate::latency`]). Default true.
     pub check_bolt_latency: bool,

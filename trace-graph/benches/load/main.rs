@@ -320,8 +320,8 @@ async fn main() {
     wipe(&graph).await;
     writer.ensure_schema().await.expect("schema");
     // What an index costs the writer: measure without it (the next ensure_schema creates it again).
-    let drop = std::env::var("TG_BENCH_DROP_INDEXES").unwrap_or_default();
-    for name in drop.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    let to_drop = std::env::var("TG_BENCH_DROP_INDEXES").unwrap_or_default();
+    for name in to_drop.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         assert!(
             trace_graph::schema::schema_names().contains(&name),
             "TG_BENCH_DROP_INDEXES: {name:?} is not an index of trace-graph; use names from SHOW INDEXES, e.g. tg_action_name"
