@@ -6,6 +6,12 @@
 //! queue (flushed at `BATCH_MAX_EVENTS` or after `BATCH_MAX_DELAY_MS`) and
 //! runs up to `WRITE_CONCURRENCY` writes at once.
 //!
+//! Adaptive size: while another batch is being written, the next one may wait
+//! up to `BATCH_BUSY_DELAY_MS` to fill, and goes as soon as no other write is
+//! in flight. A lone event (nothing being written) is committed at once; under
+//! a deep queue (a catch-up, a backfill) transactions grow instead of
+//! multiplying, which costs Neo4j less per event.
+//!
 //! The queue is bounded by counting events that wait for their commit; a
 //! request whose events do not fit is refused whole (429), never half queued.
 //! Events with the same [`EventKey`] in flight at the same time are written
@@ -26,7 +32,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -206,31 +212,47 @@ async fn dispatch(
     settings: BatchSettings,
 ) {
     let slots = Arc::new(Semaphore::new(settings.write_concurrency));
+    // Writes running now; a batch lingers (up to `busy_delay`) only while this is above 0.
+    let (running_tx, mut running) = watch::channel(0usize);
+    let running_tx = Arc::new(running_tx);
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
         let Some(first) = rx.recv().await else { break };
         let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + settings.max_delay;
+        let started = tokio::time::Instant::now();
+        let deadline = started + settings.max_delay;
+        let busy_deadline = started + settings.busy_delay.max(settings.max_delay);
         while batch.len() < settings.max_events {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(job)) => batch.push(job),
-                        Ok(None) | Err(_) => break,
+                    let busy = !settings.busy_delay.is_zero() && *running.borrow() > 0;
+                    let until = if busy { busy_deadline } else { deadline };
+                    tokio::select! {
+                        biased;
+                        job = rx.recv() => match job {
+                            Some(job) => batch.push(job),
+                            None => break,
+                        },
+                        () = tokio::time::sleep_until(until) => break,
+                        // The other writes finished: Neo4j would idle, so stop lingering.
+                        _ = running.wait_for(|n| *n == 0), if busy => {}
                     }
                 }
             }
         }
         let (inner, store, timeout) = (inner.clone(), store.clone(), settings.write_timeout);
+        running_tx.send_modify(|n| *n += 1);
+        let running_tx = running_tx.clone();
         tokio::spawn(async move {
             let (keys, records): (Vec<EventKey>, Vec<TraceRecord>) =
                 batch.into_iter().map(|j| (j.key, j.record)).unzip();
             let outcomes = write_isolating(store.as_ref(), &records, timeout, &inner.metrics).await;
             inner.finish(keys, outcomes);
+            running_tx.send_modify(|n| *n -= 1);
             drop(permit);
         });
     }

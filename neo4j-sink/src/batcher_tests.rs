@@ -7,6 +7,7 @@ fn settings(max_events: usize, capacity: usize) -> BatchSettings {
     BatchSettings {
         max_events,
         max_delay: Duration::from_millis(20),
+        busy_delay: Duration::ZERO,
         write_concurrency: 1,
         queue_capacity: capacity,
         write_timeout: Duration::from_secs(5),
@@ -232,4 +233,75 @@ async fn rows_the_store_rejects_are_rejected_alone() {
         metrics.events.with_label_values(&[outcome::REJECTED]).get(),
         1
     );
+}
+
+fn busy_settings(busy_delay: Duration, write_concurrency: usize) -> BatchSettings {
+    BatchSettings {
+        max_events: 500,
+        max_delay: Duration::ZERO,
+        busy_delay,
+        write_concurrency,
+        queue_capacity: 10_000,
+        write_timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test]
+async fn a_lone_event_is_committed_without_waiting_for_the_busy_delay() {
+    let store = Arc::new(MemoryStore::default());
+    let (b, _h, _) = start(&store, busy_settings(Duration::from_secs(30), 3));
+    for round in 0..3 {
+        let started = Instant::now();
+        let tickets = b
+            .submit(vec![sink_event(&format!("lone{round}"))])
+            .expect("queued");
+        assert_eq!(outcomes(tickets).await, vec![Outcome::Stored]);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a lone event waited {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(*store.calls.lock().expect("lock"), vec![1, 1, 1]);
+}
+
+/// `senders` closed-loop senders (each waits for its answer and 0-11 ms more
+/// before sending again) against a store whose writes take 20 ms; returns the mean batch
+/// size seen by the `neo4j_sink_batch_size` histogram.
+async fn mean_batch_under_load(busy_delay: Duration, senders: usize, rounds: usize) -> f64 {
+    let store = Arc::new(MemoryStore::default());
+    *store.delay.lock().expect("lock") = Duration::from_millis(20);
+    let (b, _h, metrics) = start(&store, busy_settings(busy_delay, 3));
+    let mut tasks = Vec::new();
+    for s in 0..senders {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            for r in 0..rounds {
+                // Answers reach senders at different times (network, HTTP): spread them.
+                tokio::time::sleep(Duration::from_millis((s % 12) as u64)).await;
+                let t = b
+                    .submit(vec![sink_event(&format!("s{s}r{r}"))])
+                    .expect("queued");
+                assert_eq!(outcomes(t).await, vec![Outcome::Stored]);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("sender");
+    }
+    assert_eq!(store.written_ids().len(), senders * rounds);
+    let h = &metrics.batch_size;
+    h.get_sample_sum() / h.get_sample_count() as f64
+}
+
+#[tokio::test]
+async fn under_a_deep_queue_batches_grow() {
+    let without = mean_batch_under_load(Duration::ZERO, 48, 20).await;
+    let with = mean_batch_under_load(Duration::from_millis(200), 48, 20).await;
+    assert!(
+        with >= 1.4 * without,
+        "mean batch {with:.1} with the busy delay, {without:.1} without"
+    );
+    // Two batches alternate: one written, the other filling with the answered senders.
+    assert!(with >= 20.0, "mean batch {with:.1} of 48 senders");
 }

@@ -56,6 +56,12 @@ pub struct RawArgs {
     /// Time limit for one connection attempt (startup) and one ping, in seconds.
     #[arg(long, env = "NEO4J_CONNECT_TIMEOUT_SECS", default_value = "10")]
     pub neo4j_connect_timeout_secs: String,
+    /// Longest warm-up of a cold Neo4j at start, in seconds: before the sink reports ready it runs its write
+    /// statement with its batch sizes on synthetic traces in transactions that are rolled back (nothing
+    /// becomes visible), so Neo4j plans and JIT-compiles it before traffic; it stops early once the server
+    /// is warm. 0 turns it off.
+    #[arg(long, env = "NEO4J_WARMUP_SECS", default_value = "20")]
+    pub neo4j_warmup_secs: String,
     /// Time limit for one batch write, retries included, in seconds.
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value = "30")]
     pub write_timeout_secs: String,
@@ -67,6 +73,11 @@ pub struct RawArgs {
     /// with the load.
     #[arg(long, env = "BATCH_MAX_DELAY_MS", default_value = "0")]
     pub batch_max_delay_ms: String,
+    /// How long a batch may wait to fill (up to BATCH_MAX_EVENTS) while another batch is being written, in
+    /// milliseconds. The batch is written as soon as no other write is in flight, so a lone event is
+    /// committed at once; under a deep queue transactions grow instead of multiplying. 0 turns it off.
+    #[arg(long, env = "BATCH_BUSY_DELAY_MS", default_value = "5")]
+    pub batch_busy_delay_ms: String,
     /// How many batches may be written at the same time.
     #[arg(long, env = "WRITE_CONCURRENCY", default_value = "3")]
     pub write_concurrency: String,
@@ -151,6 +162,8 @@ pub struct Neo4jSettings {
     pub max_retries: u32,
     /// Time limit of one connection attempt or ping.
     pub connect_timeout: Duration,
+    /// Longest warm-up at start; zero turns it off.
+    pub warmup: Duration,
 }
 
 /// Group-commit settings.
@@ -160,6 +173,9 @@ pub struct BatchSettings {
     pub max_events: usize,
     /// Longest wait for a batch to fill.
     pub max_delay: Duration,
+    /// Longest wait for a batch to fill while another write is in flight; the
+    /// batch goes as soon as none is.
+    pub busy_delay: Duration,
     /// Batches written at the same time.
     pub write_concurrency: usize,
     /// Events that may wait for their commit at once.

@@ -124,6 +124,8 @@ pub struct Target {
     pub user: String,
     /// Limit of one attempt.
     pub timeout: Duration,
+    /// NEO4J_WARMUP_SECS (zero: no warm-up).
+    pub warmup: Duration,
 }
 
 async fn attempt(store: &dyn Store, target: &Target, ping: bool) -> Result<(), StoreError> {
@@ -162,6 +164,18 @@ pub async fn prepare_until_ready(
         let result = attempt(store.as_ref(), &target, false).await;
         match &result {
             Ok(()) => {
+                // Bounded by its own budget; the extra minute covers one slow transaction.
+                let limit = target.warmup + Duration::from_secs(60);
+                match tokio::time::timeout(limit, store.warm_up()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "warming up Neo4j failed; the first events will be slower")
+                    }
+                    Err(_) => tracing::warn!(
+                        limit_secs = limit.as_secs(),
+                        "warming up Neo4j did not finish in time; the first events will be slower"
+                    ),
+                }
                 readiness.mark_ready();
                 metrics.ready.set(1);
                 tracing::info!(neo4j_uri = %target.uri, "connected to Neo4j; schema in place; accepting events");
@@ -229,6 +243,7 @@ mod tests {
             uri: "neo4j://db:7687".into(),
             user: "neo4j".into(),
             timeout: Duration::from_secs(1),
+            warmup: Duration::ZERO,
         }
     }
 
@@ -290,6 +305,11 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(31)).await;
         task.await.expect("finished");
         assert!(readiness.report().ready && readiness.accepts_events());
+        assert_eq!(
+            *store.warm_ups.lock().expect("lock"),
+            vec![true],
+            "warmed up once, after the schema, before ready"
+        );
         readiness.mark_shutting_down();
         assert!(!readiness.report().ready && !readiness.accepts_events());
     }

@@ -28,6 +28,7 @@ async fn harness_bytes(
     let settings = BatchSettings {
         max_events: 50,
         max_delay: Duration::from_millis(2),
+        busy_delay: Duration::ZERO,
         write_concurrency: 1,
         queue_capacity: capacity,
         write_timeout: Duration::from_secs(5),

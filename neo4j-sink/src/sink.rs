@@ -75,6 +75,7 @@ impl Sink {
             uri: settings.neo4j.uri.clone(),
             user: settings.neo4j.user.clone(),
             timeout: settings.neo4j.connect_timeout,
+            warmup: settings.neo4j.warmup,
         };
         background.push(tokio::spawn(prepare_until_ready(
             store.clone(),

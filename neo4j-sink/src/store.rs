@@ -91,6 +91,13 @@ pub trait Store: Send + Sync + 'static {
     /// Called by the startup loop until it succeeds.
     async fn prepare(&self) -> Result<(), StoreError>;
 
+    /// Warms a cold database before traffic without writing anything visible
+    /// (called once, after the first successful [`Store::prepare`], before the
+    /// sink reports ready). A failure only means a colder start.
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

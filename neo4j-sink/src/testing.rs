@@ -27,6 +27,11 @@ pub struct MemoryStore {
     pub fail: Mutex<Option<StoreError>>,
     /// Writes wait for a permit here; starts open.
     pub gate: Semaphore,
+    /// How long each write takes (after the gate), to model Neo4j's work.
+    pub delay: Mutex<std::time::Duration>,
+    /// Calls of `warm_up`, and whether the store had been prepared at each.
+    pub warm_ups: Mutex<Vec<bool>>,
+    prepared: std::sync::atomic::AtomicBool,
 }
 
 impl Default for MemoryStore {
@@ -38,6 +43,9 @@ impl Default for MemoryStore {
             reject: Mutex::new(HashSet::new()),
             fail: Mutex::new(None),
             gate: Semaphore::new(Semaphore::MAX_PERMITS),
+            delay: Mutex::new(std::time::Duration::ZERO),
+            warm_ups: Mutex::new(Vec::new()),
+            prepared: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -72,12 +80,25 @@ impl Store for MemoryStore {
     async fn prepare(&self) -> Result<(), StoreError> {
         match self.fail.lock().expect("lock").clone() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => {
+                self.prepared
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
         }
     }
 
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        let prepared = self.prepared.load(std::sync::atomic::Ordering::SeqCst);
+        self.warm_ups.lock().expect("lock").push(prepared);
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
-        self.prepare().await
+        match self.fail.lock().expect("lock").clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     async fn write(&self, batch: &[TraceRecord]) -> Result<BatchReport, StoreError> {
@@ -87,6 +108,10 @@ impl Store for MemoryStore {
             .await
             .map_err(|e| StoreError::Permanent(e.to_string()))?;
         self.calls.lock().expect("lock").push(batch.len());
+        let delay = *self.delay.lock().expect("lock");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         if let Some(e) = self.fail.lock().expect("lock").clone() {
             return Err(e);
         }

@@ -143,6 +143,7 @@ pub fn neo4j_connection(
         database,
         max_retries: 3,
         connect_timeout: Duration::from_secs(10),
+        warmup: Duration::ZERO,
     })
 }
 
@@ -173,6 +174,7 @@ impl RawArgs {
             600,
             "10",
         )?;
+        neo4j.warmup = secs("NEO4J_WARMUP_SECS", &self.neo4j_warmup_secs, 0, 600, "20")?;
         let queue_capacity = number::<usize>(
             "QUEUE_CAPACITY",
             &self.queue_capacity,
@@ -192,6 +194,13 @@ impl RawArgs {
             max_delay: Duration::from_millis(number::<u64>(
                 "BATCH_MAX_DELAY_MS",
                 &self.batch_max_delay_ms,
+                0,
+                60_000,
+                "5",
+            )?),
+            busy_delay: Duration::from_millis(number::<u64>(
+                "BATCH_BUSY_DELAY_MS",
+                &self.batch_busy_delay_ms,
                 0,
                 60_000,
                 "5",

@@ -93,6 +93,11 @@ pub struct GraphConfig {
     /// statement runs longer than this fails as transient, so keep it well
     /// above the time of one batch. Default 30 s.
     pub connect_timeout: Duration,
+    /// Whether [`GraphWriter::connect`](crate::GraphWriter::connect) checks
+    /// that large Bolt requests are not held by Nagle's algorithm (ten
+    /// `RETURN size($p)` round trips; one warning per process with the fix
+    /// when they are, see [`crate::latency`]). Default true.
+    pub check_bolt_latency: bool,
 }
 
 impl GraphConfig {
@@ -115,6 +120,7 @@ impl GraphConfig {
             retry_max_backoff: Duration::from_secs(5),
             max_connections: 16,
             connect_timeout: Duration::from_secs(30),
+            check_bolt_latency: true,
         }
     }
 

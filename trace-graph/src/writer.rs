@@ -50,6 +50,7 @@ pub struct GraphWriter {
     pub(crate) graph: Graph,
     pub(crate) config: GraphConfig,
     pub(crate) policy: RetryPolicy,
+    pub(crate) latency: Option<crate::latency::BoltLatency>,
 }
 
 impl fmt::Debug for GraphWriter {
@@ -62,7 +63,9 @@ impl fmt::Debug for GraphWriter {
 
 impl GraphWriter {
     /// Validates the configuration, opens the connection pool and checks that
-    /// the server answers (one `RETURN 1`, not retried).
+    /// the server answers (one `RETURN 1`, not retried), then, unless
+    /// [`GraphConfig::check_bolt_latency`] is off, that large requests are not
+    /// held by Nagle's algorithm (see [`crate::latency`]).
     ///
     /// Errors: [`Error::Config`] for a bad setting, [`Error::Auth`] for refused
     /// credentials, [`Error::Transient`] when the server cannot be reached.
@@ -92,12 +95,16 @@ impl GraphWriter {
             initial: config.retry_initial_backoff,
             max: config.retry_max_backoff,
         };
-        let writer = GraphWriter {
+        let mut writer = GraphWriter {
             graph,
             config,
             policy,
+            latency: None,
         };
         writer.ping().await?;
+        if writer.config.check_bolt_latency {
+            writer.latency = crate::latency::measure(&writer.graph).await;
+        }
         Ok(writer)
     }
 

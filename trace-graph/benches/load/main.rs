@@ -28,7 +28,9 @@
 //! 300; 0 skips the original pattern), `TG_BENCH_BASELINE_SECS` (time budget for them, 60),
 //! `TG_BENCH_SEED` (7), `TG_BENCH_ARCHIVE` (a directory of OBS-layout archive files: the
 //! measured traces are read from it instead of generated, see `archive.rs`; scripts/bench-e2e
-//! uses it to measure the writer on the traces of its end-to-end run).
+//! uses it to measure the writer on the traces of its end-to-end run),
+//! `TG_BENCH_DROP_INDEXES` (comma-separated names of trace-graph's plain indexes
+//! to drop for the run, e.g. `tg_action_name`, to measure what each costs).
 
 mod archive;
 mod original;
@@ -332,6 +334,16 @@ async fn main() {
     println!("trace-graph load bench: WIPING the database at {uri}");
     wipe(&graph).await;
     writer.ensure_schema().await.expect("schema");
+    // What an index costs the writer: measure without it (the next ensure_schema creates it again).
+    let to_drop = std::env::var("TG_BENCH_DROP_INDEXES").unwrap_or_default();
+    for name in to_drop.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        assert!(
+            trace_graph::schema::schema_names().contains(&name),
+            "TG_BENCH_DROP_INDEXES: {name:?} is not an index of trace-graph; use names from SHOW INDEXES, e.g. tg_action_name"
+        );
+        run(&graph, &format!("DROP INDEX {name} IF EXISTS")).await;
+        println!("dropped index {name} for this run (TG_BENCH_DROP_INDEXES)");
+    }
     if o.warmup > 0 {
         // Other traces (another seed), written and wiped before the measured run.
         let mut warm = Source::new(o.seed.wrapping_add(1_000_003));

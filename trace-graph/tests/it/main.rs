@@ -9,4 +9,5 @@ mod read_back;
 mod retention;
 mod synth;
 mod tls;
+mod warm_up;
 mod write;
