@@ -1,10 +1,6 @@
-//! Delivers CloudEvents to a Knative sink, for any event source written in Rust.
+#![doc = include_str!("../README.md")]
 //!
-//! A Knative source (a ContainerSource or a SinkBinding subject) gets its sink
-//! URL in `K_SINK`, CloudEvent overrides in `K_CE_OVERRIDES`, perhaps a CA
-//! bundle in `K_CA_CERTS` and an OIDC token file; it must POST each event and
-//! retry it until the sink acknowledges it. This crate is that part, and
-//! nothing of where the events come from:
+//! # Modules
 //!
 //! - [`overrides`] parses `K_CE_OVERRIDES` (a value passed in: the crate never
 //!   reads the environment) into extensions to set on every event;
@@ -21,47 +17,6 @@
 //!   one event at a time, so only the bad event is refused;
 //! - [`dead_letter`] appends refused events to an NDJSON file.
 //!
-//! # Example
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use ce_delivery::{
-//!     random_jitter, sink_retry, Batching, HttpConfig, HttpTransport, Outcome, Overrides,
-//!     Pipeline,
-//! };
-//! use cloudevents::{EventBuilder, EventBuilderV10};
-//!
-//! # async fn run() -> Result<(), ce_delivery::Error> {
-//! let overrides = Overrides::parse(r#"{"extensions":{"team":"ops"}}"#)?;
-//! let sink = url::Url::parse("http://broker-ingress.knative-eventing.svc/ns/default").expect("url");
-//! let transport = Arc::new(HttpTransport::new(&HttpConfig::new(sink))?);
-//! let retry = sink_retry(
-//!     std::time::Duration::from_millis(200),
-//!     std::time::Duration::from_secs(30),
-//! );
-//! let mut pipeline = Pipeline::new(transport, retry, 16, random_jitter())
-//!     .with_batching(Some(Batching::new(100, std::time::Duration::from_millis(200))));
-//! let mut builder = EventBuilderV10::new()
-//!     .id("1")
-//!     .source("urn:example")
-//!     .ty("com.example.thing");
-//! for (name, value) in &overrides.extensions {
-//!     builder = builder.extension(name, value.as_str());
-//! }
-//! let event = builder.build().expect("a valid event");
-//! pipeline.submit("1".into(), 0, event).await;
-//! pipeline.drain().await;
-//! for done in pipeline.take_done() {
-//!     if let Outcome::Rejected { reason, .. } = done.outcome {
-//!         eprintln!("{} refused: {reason}", done.id);
-//!     }
-//! }
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! The crate logs at debug level only; what an operator should see (a retry,
-//! a batch sent again one by one) reaches the caller through an [`Observer`].
 #![deny(missing_docs)]
 
 use std::path::PathBuf;
