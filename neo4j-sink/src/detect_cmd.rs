@@ -6,7 +6,7 @@
 
 use neo4j_sink::config::LogFormat;
 use neo4j_sink::detect::run::{health_app, DetectMetrics, Detector, Health};
-use neo4j_sink::detect::send::HttpSender;
+use neo4j_sink::detect::send::{CeSender, SenderConfig};
 use neo4j_sink::detect::{parse, DetectSettings};
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -92,12 +92,14 @@ async fn run(settings: DetectSettings) -> ExitCode {
         tracing::error!(error = %e, "cannot create the schema");
         return exit_for(&e);
     }
-    let sender = match HttpSender::new(
-        settings.sink.clone(),
-        settings.overrides.clone(),
-        settings.send_timeout,
-        settings.send_retries,
-    ) {
+    let sender = match CeSender::new(&SenderConfig {
+        sink: settings.sink.clone(),
+        overrides: settings.overrides.clone(),
+        timeout: settings.send_timeout,
+        retries: settings.send_retries,
+        ca_pem: settings.ca_pem.clone(),
+        oidc_token_file: settings.oidc_token_file.clone(),
+    }) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the sender");

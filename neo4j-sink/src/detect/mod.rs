@@ -28,6 +28,16 @@ pub struct DetectArgs {
     /// CloudEvent overrides as Knative injects them, e.g. {"extensions":{"team":"ops"}}.
     #[arg(long = "ce-overrides", env = "K_CE_OVERRIDES", default_value = "")]
     pub ce_overrides: String,
+    /// Extra CA certificates for an https K_SINK: PEM text (as Knative injects it) or a PEM file's path.
+    #[arg(long = "ca-certs", env = "K_CA_CERTS", default_value = "")]
+    pub ca_certs: String,
+    /// OIDC token file sent as `Authorization: Bearer` (re-read when it changes; no header while absent).
+    #[arg(
+        long = "oidc-token-file",
+        env = "K_OIDC_TOKEN_FILE",
+        default_value = "/oidc/token"
+    )]
+    pub oidc_token_file: String,
     /// Seconds between two runs of the rules.
     #[arg(
         long = "detect-interval",
@@ -157,6 +167,10 @@ pub struct DetectSettings {
     pub sink: url::Url,
     /// `K_CE_OVERRIDES` extensions.
     pub overrides: BTreeMap<String, String>,
+    /// `K_CA_CERTS`: extra CA certificates (PEM) for an https sink.
+    pub ca_pem: Option<Vec<u8>>,
+    /// `K_OIDC_TOKEN_FILE`, if set.
+    pub oidc_token_file: Option<std::path::PathBuf>,
     /// Between two runs.
     pub interval: Duration,
     /// The detector's name.
@@ -248,8 +262,27 @@ impl DetectArgs {
                     &self.sink,
                 )
             })?;
-        let overrides = send::parse_overrides(&self.ce_overrides)
-            .map_err(|rule| err("K_CE_OVERRIDES", rule, &self.ce_overrides))?;
+        let overrides = ce_delivery::Overrides::parse(&self.ce_overrides)
+            .map_err(|e| err("K_CE_OVERRIDES", e.to_string(), &self.ce_overrides))?
+            .extensions;
+        let ca_pem = match self.ca_certs.trim() {
+            "" => None,
+            _ => Some(
+                ce_delivery::read_ca_bundle(&self.ca_certs)
+                    .map_err(|e| err("K_CA_CERTS", e.to_string(), "(not shown)"))?,
+            ),
+        };
+        let oidc_token_file = match self.oidc_token_file.trim() {
+            "" => None,
+            p if p.ends_with('/') => {
+                return Err(err(
+                    "K_OIDC_TOKEN_FILE",
+                    "must be a file path, not a directory, e.g. /oidc/token",
+                    &self.oidc_token_file,
+                ))
+            }
+            p => Some(std::path::PathBuf::from(p)),
+        };
         let interval = Duration::from_secs(number("DETECT_INTERVAL", &self.interval, 1, 86_400)?);
         let name = self.name.trim().to_owned();
         if name.is_empty()
@@ -325,6 +358,8 @@ impl DetectArgs {
         Ok(DetectSettings {
             sink,
             overrides,
+            ca_pem,
+            oidc_token_file,
             interval,
             name,
             projects: list(&self.projects),
@@ -424,6 +459,14 @@ mod tests {
                     "{\"extensions\":{\"A\":1}}",
                 ],
                 "K_CE_OVERRIDES",
+            ),
+            (
+                vec!["--sink", "http://x", "--ca-certs", "/nonexistent/ca.pem"],
+                "K_CA_CERTS",
+            ),
+            (
+                vec!["--sink", "http://x", "--oidc-token-file", "/oidc/"],
+                "K_OIDC_TOKEN_FILE",
             ),
             (
                 vec![
