@@ -145,6 +145,18 @@ async fn run(settings: DetectSettings) -> ExitCode {
         sender: Arc::new(sender),
         metrics,
     };
+    if detector.settings.warm_up {
+        match detector.warm_up().await {
+            Ok(took) => tracing::info!(
+                rules = detector.settings.rules.enabled().len(),
+                duration_ms = took.as_millis() as u64,
+                "rule queries planned"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not plan the rule queries ahead; the first run plans them")
+            }
+        }
+    }
     let mut stop = std::pin::pin!(shutdown_signal());
     loop {
         let outcome = tokio::select! {

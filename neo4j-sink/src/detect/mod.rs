@@ -78,7 +78,14 @@ pub struct DetectArgs {
     /// Run the rules once, send, and exit (0 when everything was sent).
     #[arg(long = "detect-once", env = "DETECT_ONCE", default_value = "false")]
     pub once: String,
-    /// Retries of one CloudEvent after 5xx, 429 or a connection failure.
+    /// Plan every rule's query at start (each run once over an empty window): moves Neo4j's cold start out of the first run.
+    #[arg(
+        long = "detect-warm-up",
+        env = "DETECT_WARM_UP",
+        default_value = "false"
+    )]
+    pub warm_up: String,
+    /// Retries of one CloudEvent after a connection failure, a timeout, 5xx, 404, 408, 409 or 429.
     #[arg(
         long = "detect-send-retries",
         env = "DETECT_SEND_RETRIES",
@@ -185,6 +192,8 @@ pub struct DetectSettings {
     pub rules: RuleSettings,
     /// One run and exit.
     pub once: bool,
+    /// Plan the rule queries at start.
+    pub warm_up: bool,
     /// CloudEvent retries.
     pub send_retries: u32,
     /// CloudEvent request timeout.
@@ -222,6 +231,14 @@ fn number(env: &'static str, value: &str, min: u64, max: u64) -> Result<u64, Con
                 value,
             )
         })
+}
+
+fn flag(env: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(err(env, "must be true or false", value)),
+    }
 }
 
 fn list(value: &str) -> Vec<String> {
@@ -338,11 +355,8 @@ impl DetectArgs {
                 }
             }
         }
-        let once = match self.once.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" | "" => false,
-            _ => return Err(err("DETECT_ONCE", "must be true or false", &self.once)),
-        };
+        let once = flag("DETECT_ONCE", &self.once)?;
+        let warm_up = flag("DETECT_WARM_UP", &self.warm_up)?;
         let neo4j = neo4j_connection(
             &self.neo4j_uri,
             &self.neo4j_user,
@@ -367,6 +381,7 @@ impl DetectArgs {
             lookback_ms,
             rules,
             once,
+            warm_up,
             send_retries: number("DETECT_SEND_RETRIES", &self.send_retries, 0, 100)? as u32,
             send_timeout: Duration::from_secs(number(
                 "DETECT_SEND_TIMEOUT_SECS",
@@ -459,6 +474,10 @@ mod tests {
                     "{\"extensions\":{\"A\":1}}",
                 ],
                 "K_CE_OVERRIDES",
+            ),
+            (
+                vec!["--sink", "http://x", "--detect-warm-up", "maybe"],
+                "DETECT_WARM_UP",
             ),
             (
                 vec!["--sink", "http://x", "--ca-certs", "/nonexistent/ca.pem"],
