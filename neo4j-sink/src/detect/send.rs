@@ -131,17 +131,22 @@ impl CeSender {
         ))
     }
 
-    /// A sender over any transport: 200 ms back-off doubling up to 30 s.
+    /// A sender over any transport: 200 ms back-off doubling up to 30 s, and
+    /// a `Retry-After` honoured up to 30 s (a run waits for its sends, so one
+    /// receiver asking for 15 minutes must not hold the detector that long).
     pub fn with_transport(
         transport: Arc<dyn Transport>,
         overrides: BTreeMap<String, String>,
         retries: u32,
     ) -> CeSender {
+        let mut policy =
+            ce_delivery::sink_retry(Duration::from_millis(200), Duration::from_secs(30));
+        policy.max_retry_after = Duration::from_secs(30);
         CeSender {
             transport,
             overrides,
             retries,
-            policy: ce_delivery::sink_retry(Duration::from_millis(200), Duration::from_secs(30)),
+            policy,
             jitter: ce_delivery::random_jitter(),
         }
     }
@@ -313,6 +318,25 @@ mod tests {
         );
         assert!(e.to_string().contains("HTTP 400"), "{e}");
         assert_eq!(t.seen.lock().expect("lock").len(), 1);
+    }
+
+    #[test]
+    fn a_long_retry_after_is_cut_to_30_seconds() {
+        let (s, _) = sender(vec![], 1);
+        assert_eq!(s.policy.max_retry_after, Duration::from_secs(30));
+        let s = CeSender::with_transport(Arc::new(PrintLess), BTreeMap::new(), 1);
+        assert_eq!(s.policy.max_retry_after, Duration::from_secs(30));
+        assert_eq!(s.policy.max_backoff, Duration::from_secs(30));
+    }
+
+    #[derive(Debug)]
+    struct PrintLess;
+
+    #[async_trait]
+    impl Transport for PrintLess {
+        async fn attempt(&self, _: &Event) -> Verdict {
+            Verdict::Done
+        }
     }
 
     #[tokio::test]
