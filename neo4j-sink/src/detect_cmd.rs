@@ -6,7 +6,7 @@
 
 use neo4j_sink::config::LogFormat;
 use neo4j_sink::detect::run::{health_app, DetectMetrics, Detector, Health};
-use neo4j_sink::detect::send::HttpSender;
+use neo4j_sink::detect::send::{CeSender, SenderConfig};
 use neo4j_sink::detect::{parse, DetectSettings};
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -92,12 +92,14 @@ async fn run(settings: DetectSettings) -> ExitCode {
         tracing::error!(error = %e, "cannot create the schema");
         return exit_for(&e);
     }
-    let sender = match HttpSender::new(
-        settings.sink.clone(),
-        settings.overrides.clone(),
-        settings.send_timeout,
-        settings.send_retries,
-    ) {
+    let sender = match CeSender::new(&SenderConfig {
+        sink: settings.sink.clone(),
+        overrides: settings.overrides.clone(),
+        timeout: settings.send_timeout,
+        retries: settings.send_retries,
+        ca_pem: settings.ca_pem.clone(),
+        oidc_token_file: settings.oidc_token_file.clone(),
+    }) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the sender");
@@ -143,6 +145,18 @@ async fn run(settings: DetectSettings) -> ExitCode {
         sender: Arc::new(sender),
         metrics,
     };
+    if detector.settings.warm_up {
+        match detector.warm_up().await {
+            Ok(took) => tracing::info!(
+                rules = detector.settings.rules.enabled().len(),
+                duration_ms = took.as_millis() as u64,
+                "rule queries planned"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not plan the rule queries ahead; the first run plans them")
+            }
+        }
+    }
     let mut stop = std::pin::pin!(shutdown_signal());
     loop {
         let outcome = tokio::select! {

@@ -224,3 +224,49 @@ fn a_realistic_share_of_names_is_not_ascii() {
         assert!(all.chars().any(|c| range.contains(&c)), "no {what} name");
     }
 }
+
+#[test]
+fn story_mode_background_raises_no_findings_but_stays_varied() {
+    let run = |story: bool| {
+        let mut g = Generator::new(
+            9,
+            TenantSpec::new("OTC00000000001000000001", "eu-de_app1", 30),
+        );
+        if story {
+            g.set_home(0, 2);
+        }
+        (0..20_000)
+            .map(|i| g.next_record(1_700_000_000_000 + 1000 * i as i64))
+            .collect::<Vec<_>>()
+    };
+    let names =
+        |s: &[TraceRecord]| -> HashSet<String> { s.iter().map(|t| t.trace_name.clone()).collect() };
+    let plain = names(&run(false));
+    for op in QUIET_IN_STORIES {
+        assert!(plain.contains(op), "{op} missing outside story mode");
+    }
+    let story = run(true);
+    let seen = names(&story);
+    for op in QUIET_IN_STORIES {
+        assert!(!seen.contains(op), "{op} generated in story mode");
+    }
+    // Everything else still happens: deletions, key creation, credential
+    // deletion, bucket ACLs, security group rules.
+    for op in [
+        "deleteServer",
+        "createKey",
+        "enableKey",
+        "deleteCredential",
+        "setBucketAcl",
+        "createSecurityGroupRule",
+        "login",
+    ] {
+        assert!(seen.contains(op), "{op} missing in story mode");
+    }
+    assert!(
+        seen.len() + QUIET_IN_STORIES.len() + 5 >= plain.len(),
+        "{} of {}",
+        seen.len(),
+        plain.len()
+    );
+}

@@ -28,6 +28,16 @@ pub struct DetectArgs {
     /// CloudEvent overrides as Knative injects them, e.g. {"extensions":{"team":"ops"}}.
     #[arg(long = "ce-overrides", env = "K_CE_OVERRIDES", default_value = "")]
     pub ce_overrides: String,
+    /// Extra CA certificates for an https K_SINK: PEM text (as Knative injects it) or a PEM file's path.
+    #[arg(long = "ca-certs", env = "K_CA_CERTS", default_value = "")]
+    pub ca_certs: String,
+    /// OIDC token file sent as `Authorization: Bearer` (re-read when it changes; no header while absent).
+    #[arg(
+        long = "oidc-token-file",
+        env = "K_OIDC_TOKEN_FILE",
+        default_value = "/oidc/token"
+    )]
+    pub oidc_token_file: String,
     /// Seconds between two runs of the rules.
     #[arg(
         long = "detect-interval",
@@ -68,7 +78,14 @@ pub struct DetectArgs {
     /// Run the rules once, send, and exit (0 when everything was sent).
     #[arg(long = "detect-once", env = "DETECT_ONCE", default_value = "false")]
     pub once: String,
-    /// Retries of one CloudEvent after 5xx, 429 or a connection failure.
+    /// Plan every rule's query at start (each run once over an empty window): moves Neo4j's cold start out of the first run.
+    #[arg(
+        long = "detect-warm-up",
+        env = "DETECT_WARM_UP",
+        default_value = "false"
+    )]
+    pub warm_up: String,
+    /// Retries of one CloudEvent after a connection failure, a timeout, 5xx, 404, 408, 409 or 429.
     #[arg(
         long = "detect-send-retries",
         env = "DETECT_SEND_RETRIES",
@@ -157,6 +174,10 @@ pub struct DetectSettings {
     pub sink: url::Url,
     /// `K_CE_OVERRIDES` extensions.
     pub overrides: BTreeMap<String, String>,
+    /// `K_CA_CERTS`: extra CA certificates (PEM) for an https sink.
+    pub ca_pem: Option<Vec<u8>>,
+    /// `K_OIDC_TOKEN_FILE`, if set.
+    pub oidc_token_file: Option<std::path::PathBuf>,
     /// Between two runs.
     pub interval: Duration,
     /// The detector's name.
@@ -171,6 +192,8 @@ pub struct DetectSettings {
     pub rules: RuleSettings,
     /// One run and exit.
     pub once: bool,
+    /// Plan the rule queries at start.
+    pub warm_up: bool,
     /// CloudEvent retries.
     pub send_retries: u32,
     /// CloudEvent request timeout.
@@ -208,6 +231,14 @@ fn number(env: &'static str, value: &str, min: u64, max: u64) -> Result<u64, Con
                 value,
             )
         })
+}
+
+fn flag(env: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(err(env, "must be true or false", value)),
+    }
 }
 
 fn list(value: &str) -> Vec<String> {
@@ -248,8 +279,27 @@ impl DetectArgs {
                     &self.sink,
                 )
             })?;
-        let overrides = send::parse_overrides(&self.ce_overrides)
-            .map_err(|rule| err("K_CE_OVERRIDES", rule, &self.ce_overrides))?;
+        let overrides = ce_delivery::Overrides::parse(&self.ce_overrides)
+            .map_err(|e| err("K_CE_OVERRIDES", e.to_string(), &self.ce_overrides))?
+            .extensions;
+        let ca_pem = match self.ca_certs.trim() {
+            "" => None,
+            _ => Some(
+                ce_delivery::read_ca_bundle(&self.ca_certs)
+                    .map_err(|e| err("K_CA_CERTS", e.to_string(), "(not shown)"))?,
+            ),
+        };
+        let oidc_token_file = match self.oidc_token_file.trim() {
+            "" => None,
+            p if p.ends_with('/') => {
+                return Err(err(
+                    "K_OIDC_TOKEN_FILE",
+                    "must be a file path, not a directory, e.g. /oidc/token",
+                    &self.oidc_token_file,
+                ))
+            }
+            p => Some(std::path::PathBuf::from(p)),
+        };
         let interval = Duration::from_secs(number("DETECT_INTERVAL", &self.interval, 1, 86_400)?);
         let name = self.name.trim().to_owned();
         if name.is_empty()
@@ -305,11 +355,8 @@ impl DetectArgs {
                 }
             }
         }
-        let once = match self.once.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" | "" => false,
-            _ => return Err(err("DETECT_ONCE", "must be true or false", &self.once)),
-        };
+        let once = flag("DETECT_ONCE", &self.once)?;
+        let warm_up = flag("DETECT_WARM_UP", &self.warm_up)?;
         let neo4j = neo4j_connection(
             &self.neo4j_uri,
             &self.neo4j_user,
@@ -325,6 +372,8 @@ impl DetectArgs {
         Ok(DetectSettings {
             sink,
             overrides,
+            ca_pem,
+            oidc_token_file,
             interval,
             name,
             projects: list(&self.projects),
@@ -332,6 +381,7 @@ impl DetectArgs {
             lookback_ms,
             rules,
             once,
+            warm_up,
             send_retries: number("DETECT_SEND_RETRIES", &self.send_retries, 0, 100)? as u32,
             send_timeout: Duration::from_secs(number(
                 "DETECT_SEND_TIMEOUT_SECS",
@@ -424,6 +474,18 @@ mod tests {
                     "{\"extensions\":{\"A\":1}}",
                 ],
                 "K_CE_OVERRIDES",
+            ),
+            (
+                vec!["--sink", "http://x", "--detect-warm-up", "maybe"],
+                "DETECT_WARM_UP",
+            ),
+            (
+                vec!["--sink", "http://x", "--ca-certs", "/nonexistent/ca.pem"],
+                "K_CA_CERTS",
+            ),
+            (
+                vec!["--sink", "http://x", "--oidc-token-file", "/oidc/"],
+                "K_OIDC_TOKEN_FILE",
             ),
             (
                 vec![

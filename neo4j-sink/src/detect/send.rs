@@ -1,17 +1,29 @@
 //! Sending findings as CloudEvents: a small sender behind a trait, so the
-//! detector does not care how events travel (and the workspace's shared
-//! delivery crate can replace [`HttpSender`] with one `impl`).
+//! detector does not care how events travel.
 //!
-//! [`HttpSender`] posts one event per request in binary content mode to
-//! `K_SINK`, with the `K_CE_OVERRIDES` extensions, and retries connection
-//! failures, timeouts, 429 and 5xx with exponential, jittered backoff that
-//! honours `Retry-After` (delta seconds or an HTTP date). Other answers are
-//! a refusal for good ([`SendError::Refused`]). Only a 2xx is success.
+//! [`CeSender`] is the workspace's delivery crate, `ce-delivery`, the one the
+//! exporter sends through: `K_CE_OVERRIDES` parsed by
+//! [`ce_delivery::Overrides`], binary content mode with percent-encoded
+//! `ce-*` headers ([`ce_delivery::encoding`]), the Knative retry
+//! classification (retry after a connection failure, a timeout, 404, 408,
+//! 409, 429 and 5xx, honouring `Retry-After`; refuse other answers for good)
+//! with jittered exponential back-off ([`ce_delivery::sink_retry`]), the OIDC
+//! token file and an extra CA bundle ([`ce_delivery::HttpTransport`]). Only a
+//! 2xx is success.
+//!
+//! The detector needs to tell a refusal (skip this finding, go on) from an
+//! unavailable receiver (stop sending until the next run), which the
+//! pipeline's outcome does not separate, so the attempts are made here one
+//! after the other with the crate's transport and retry policy.
 
 use async_trait::async_trait;
+use ce_delivery::cloudevents::{Event, EventBuilder, EventBuilderV10};
+use ce_delivery::{HttpConfig, HttpTransport, Jitter, RetryPolicy, Transport, Verdict};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// One CloudEvent to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,13 +47,14 @@ pub struct FindingEvent {
 /// Why an event was not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// The receiver answered a status that retrying will not change.
-    #[error("the receiver refused the event with HTTP {status}: {body}")]
+    /// The receiver answered a status that retrying will not change, or the
+    /// event could not be written (no status then).
+    #[error("the receiver refused the event ({}): {reason}", status.map_or("no answer".to_owned(), |s| format!("HTTP {s}")))]
     Refused {
-        /// The HTTP status.
-        status: u16,
-        /// The start of the answer's body.
-        body: String,
+        /// The HTTP status, if the receiver answered.
+        status: Option<u16>,
+        /// Why, with the start of the answer's body.
+        reason: String,
     },
     /// Every attempt failed with a retryable error.
     #[error("the receiver is unavailable after {attempts} attempt(s): {last}")]
@@ -60,206 +73,125 @@ pub trait FindingSender: Send + Sync {
     async fn send(&self, event: &FindingEvent) -> Result<(), SendError>;
 }
 
-/// `K_CE_OVERRIDES`: `{"extensions": {"name": "value"}}`, names checked.
-///
-/// Errors: a message naming the setting, what is wrong and an example.
-pub fn parse_overrides(raw: &str) -> Result<BTreeMap<String, String>, String> {
-    const RESERVED: &[&str] = &[
-        "id",
-        "source",
-        "specversion",
-        "type",
-        "datacontenttype",
-        "dataschema",
-        "subject",
-        "time",
-        "data",
-        "data_base64",
-    ];
-    let example = r#"e.g. {"extensions":{"team":"ops"}}"#;
-    if raw.trim().is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let value: Value = serde_json::from_str(raw)
-        .map_err(|e| format!("K_CE_OVERRIDES is not valid JSON ({e}); {example}"))?;
-    let mut out = BTreeMap::new();
-    match value.get("extensions") {
-        _ if !value.is_object() => {
-            return Err(format!("K_CE_OVERRIDES must be a JSON object, {example}"))
-        }
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
-            for (name, v) in map {
-                let ok = !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-                if !ok || RESERVED.contains(&name.as_str()) {
-                    return Err(format!(
-                        "K_CE_OVERRIDES: extension name {name:?} is not allowed: use lower-case \
-                         letters and digits, not a context attribute name; {example}"
-                    ));
-                }
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    other => {
-                        return Err(format!(
-                            "K_CE_OVERRIDES: extension {name:?} must be a string, got {other}"
-                        ))
-                    }
-                };
-                out.insert(name.clone(), text);
-            }
-        }
-        Some(other) => {
-            return Err(format!(
-                "K_CE_OVERRIDES: \"extensions\" must be an object, got {other}; {example}"
-            ))
-        }
-    }
-    Ok(out)
+/// Where and how [`CeSender`] sends.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// The receiver (`K_SINK`).
+    pub sink: url::Url,
+    /// `K_CE_OVERRIDES` extensions, set on every event over the detector's own.
+    pub overrides: BTreeMap<String, String>,
+    /// Time limit of one request.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Extra CA certificates (PEM) for an https receiver (`K_CA_CERTS`).
+    pub ca_pem: Option<Vec<u8>>,
+    /// The OIDC token file sent as `Authorization: Bearer` (`K_OIDC_TOKEN_FILE`).
+    pub oidc_token_file: Option<PathBuf>,
 }
 
-/// Posts events over HTTP in binary content mode.
-#[derive(Debug, Clone)]
-pub struct HttpSender {
-    client: reqwest::Client,
-    sink: url::Url,
+/// Sends findings through `ce-delivery`'s transport and retry policy.
+pub struct CeSender {
+    transport: Arc<dyn Transport>,
     overrides: BTreeMap<String, String>,
     /// Retries after the first attempt.
     pub retries: u32,
-    /// First backoff; doubles per retry up to `max_backoff`.
-    pub initial_backoff: Duration,
-    /// Longest wait between attempts (a longer `Retry-After` is cut to it).
-    pub max_backoff: Duration,
+    /// The back-off between attempts (`Retry-After` wins, up to `max_retry_after`).
+    pub policy: RetryPolicy,
+    jitter: Jitter,
 }
 
-impl HttpSender {
-    /// A sender to `sink` with the given overrides and per-request timeout.
+impl std::fmt::Debug for CeSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CeSender")
+            .field("transport", &self.transport)
+            .field("overrides", &self.overrides)
+            .field("retries", &self.retries)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CeSender {
+    /// A sender over HTTP as `config` says (binary content mode).
     ///
-    /// Errors: the HTTP client cannot be built (TLS roots missing).
-    pub fn new(
-        sink: url::Url,
+    /// Errors: the HTTP client cannot be built (a bad CA bundle, TLS roots missing).
+    pub fn new(config: &SenderConfig) -> Result<CeSender, ce_delivery::Error> {
+        let mut http = HttpConfig::new(config.sink.clone());
+        http.request_timeout = config.timeout;
+        http.ca_pem = config.ca_pem.clone();
+        http.oidc_token_file = config.oidc_token_file.clone();
+        http.max_idle_per_host = 2;
+        http.user_agent = concat!("neo4j-sink-detect/", env!("CARGO_PKG_VERSION")).to_owned();
+        let transport = Arc::new(HttpTransport::new(&http)?);
+        Ok(CeSender::with_transport(
+            transport,
+            config.overrides.clone(),
+            config.retries,
+        ))
+    }
+
+    /// A sender over any transport: 200 ms back-off doubling up to 30 s, and
+    /// a `Retry-After` honoured up to 30 s (a run waits for its sends, so one
+    /// receiver asking for 15 minutes must not hold the detector that long).
+    pub fn with_transport(
+        transport: Arc<dyn Transport>,
         overrides: BTreeMap<String, String>,
-        timeout: Duration,
         retries: u32,
-    ) -> Result<HttpSender, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(HttpSender {
-            client,
-            sink,
+    ) -> CeSender {
+        let mut policy =
+            ce_delivery::sink_retry(Duration::from_millis(200), Duration::from_secs(30));
+        policy.max_retry_after = Duration::from_secs(30);
+        CeSender {
+            transport,
             overrides,
             retries,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(30),
-        })
-    }
-
-    fn request(&self, event: &FindingEvent) -> reqwest::RequestBuilder {
-        let mut req = self
-            .client
-            .post(self.sink.clone())
-            .header("ce-specversion", "1.0")
-            .header("ce-id", &event.id)
-            .header("ce-source", &event.source)
-            .header("ce-type", &event.event_type)
-            .header("ce-subject", &event.subject)
-            .header("ce-time", &event.time)
-            .header("content-type", "application/json");
-        let mut ext = event.extensions.clone();
-        ext.extend(self.overrides.clone());
-        for (name, value) in ext {
-            // Header values must be visible ASCII; percent-encode anything else.
-            req = req.header(format!("ce-{name}"), header_safe(&value));
-        }
-        req.body(event.data.to_string())
-    }
-}
-
-/// Percent-encodes bytes a header value cannot carry (CloudEvents HTTP binding, 3.1.3.2).
-fn header_safe(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'%' && b != b'"' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+            policy,
+            jitter: ce_delivery::random_jitter(),
         }
     }
-    out
-}
 
-/// The wait a `Retry-After` value asks for: delta seconds or an IMF-fixdate.
-pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    /// The CloudEvent of `event`, with the overrides applied over its own extensions.
+    ///
+    /// Errors: an attribute the CloudEvents SDK does not accept (a `time` that
+    /// is not RFC 3339).
+    pub fn cloudevent(&self, event: &FindingEvent) -> Result<Event, String> {
+        let mut builder = EventBuilderV10::new()
+            .id(event.id.as_str())
+            .source(event.source.as_str())
+            .ty(event.event_type.as_str())
+            .subject(event.subject.as_str())
+            .time(event.time.as_str())
+            .data("application/json", event.data.clone());
+        let mut extensions = event.extensions.clone();
+        extensions.extend(self.overrides.clone());
+        for (name, value) in extensions {
+            builder = builder.extension(&name, value);
+        }
+        builder
+            .build()
+            .map_err(|e| format!("finding {} is not a valid CloudEvent: {e}", event.id))
     }
-    // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let rest = v.split_once(", ")?.1;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *s > 60 {
-        return None;
-    }
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let at = u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()?;
-    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(at))?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[async_trait]
-impl FindingSender for HttpSender {
+impl FindingSender for CeSender {
     async fn send(&self, event: &FindingEvent) -> Result<(), SendError> {
+        let ce = self
+            .cloudevent(event)
+            .map_err(|reason| SendError::Refused {
+                status: None,
+                reason,
+            })?;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let (last, asked) = match self.request(event).send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(()),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let asked = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| retry_after(v, SystemTime::now()));
-                    let body: String = resp
-                        .text()
-                        .await
-                        .unwrap_or_default()
-                        .chars()
-                        .take(300)
-                        .collect();
-                    if status != 429 && status < 500 {
-                        return Err(SendError::Refused { status, body });
-                    }
-                    (format!("HTTP {status}: {body}"), asked)
+            let (after, last) = match self.transport.attempt(&ce).await {
+                Verdict::Done => return Ok(()),
+                Verdict::Reject { status, reason } => {
+                    return Err(SendError::Refused { status, reason })
                 }
-                Err(e) => (format!("{e}"), None),
+                Verdict::Retry { after, reason } => (after, reason),
             };
             if attempt > self.retries {
                 return Err(SendError::Unavailable {
@@ -267,16 +199,9 @@ impl FindingSender for HttpSender {
                     last,
                 });
             }
-            let ceiling = self
-                .initial_backoff
-                .saturating_mul(1u32 << (attempt - 1).min(16))
-                .min(self.max_backoff);
-            // Jitter from the clock's sub-second digits: enough to spread retries, no RNG needed.
-            let spread = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos() % 1000);
-            let jittered = ceiling / 2 + (ceiling / 2) * spread / 1000;
-            let wait = asked.map_or(jittered, |a| a.min(self.max_backoff).max(jittered / 4));
+            let wait = after
+                .map(|a| a.min(self.policy.max_retry_after))
+                .unwrap_or_else(|| self.policy.backoff(attempt, (self.jitter)()));
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %last, "finding not delivered yet; retrying");
             tokio::time::sleep(wait).await;
         }
@@ -286,44 +211,142 @@ impl FindingSender for HttpSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
-    #[test]
-    fn overrides_are_checked() {
-        let o = parse_overrides(r#"{"extensions":{"team":"ops","tier":3}}"#).expect("valid");
-        assert_eq!(o.get("team").map(String::as_str), Some("ops"));
-        assert_eq!(o.get("tier").map(String::as_str), Some("3"));
-        assert!(parse_overrides("").expect("empty").is_empty());
-        for bad in [
-            r#"{"extensions":{"Team":"x"}}"#,
-            r#"{"extensions":{"type":"x"}}"#,
-            "[1]",
-            "{",
-            r#"{"extensions":[1]}"#,
-        ] {
-            let e = parse_overrides(bad).expect_err(bad);
-            assert!(e.contains("K_CE_OVERRIDES"), "{e}");
+    /// Answers attempts from a script, recording each event's id.
+    #[derive(Debug)]
+    struct Scripted {
+        answers: Mutex<Vec<Verdict>>,
+        seen: Mutex<Vec<Event>>,
+    }
+
+    #[async_trait]
+    impl Transport for Scripted {
+        async fn attempt(&self, event: &Event) -> Verdict {
+            self.seen.lock().expect("lock").push(event.clone());
+            let mut a = self.answers.lock().expect("lock");
+            if a.is_empty() {
+                Verdict::Done
+            } else {
+                a.remove(0)
+            }
         }
     }
 
-    #[test]
-    fn retry_after_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+    fn sender(answers: Vec<Verdict>, retries: u32) -> (CeSender, Arc<Scripted>) {
+        let t = Arc::new(Scripted {
+            answers: Mutex::new(answers),
+            seen: Mutex::new(Vec::new()),
+        });
+        let mut overrides = BTreeMap::new();
+        overrides.insert("severity".to_owned(), "überschrieben".to_owned());
+        let mut s = CeSender::with_transport(t.clone(), overrides, retries);
+        s.policy.initial_backoff = Duration::from_millis(1);
+        s.policy.max_backoff = Duration::from_millis(2);
+        (s, t)
+    }
+
+    fn event() -> FindingEvent {
+        let mut extensions = BTreeMap::new();
+        extensions.insert("severity".to_owned(), "high".to_owned());
+        FindingEvent {
+            id: "f-1".into(),
+            event_type: "com.otc.cts.finding.mass-deletion".into(),
+            source: "/neo4j-sink/detect/default".into(),
+            subject: "mass-deletion".into(),
+            time: "2026-12-07T03:21:04.495Z".into(),
+            extensions,
+            data: serde_json::json!({"summary": "ä \"x\" 100%"}),
+        }
+    }
+
+    fn retry() -> Verdict {
+        Verdict::Retry {
+            after: Some(Duration::ZERO),
+            reason: "sink answered 503".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_then_succeeds_and_overrides_win() {
+        let (s, t) = sender(vec![retry(), retry()], 2);
+        s.send(&event())
+            .await
+            .expect("delivered on the third attempt");
+        let seen = t.seen.lock().expect("lock");
+        assert_eq!(seen.len(), 3);
+        let m = ce_delivery::encoding::binary(&seen[0]).expect("encodes");
+        let h: BTreeMap<_, _> = m.headers.into_iter().collect();
         assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
-            Some(Duration::from_secs(30))
+            h.get("ce-severity").map(String::as_str),
+            Some("%C3%BCberschrieben")
         );
+        assert_eq!(h.get("ce-id").map(String::as_str), Some("f-1"));
         assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO)
+            h.get("ce-time").map(String::as_str),
+            Some("2026-12-07T03:21:04.495Z")
         );
-        assert_eq!(retry_after("soon", now), None);
-        assert_eq!(retry_after("-3", now), None);
+        assert_eq!(m.content_type.as_deref(), Some("application/json"));
+        let body: Value = serde_json::from_slice(&m.body).expect("json body");
+        assert_eq!(body, event().data);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_retries_and_refusals_are_not_retried() {
+        let (s, t) = sender(vec![retry(), retry(), retry()], 2);
+        let e = s.send(&event()).await.expect_err("unavailable");
+        assert!(
+            matches!(e, SendError::Unavailable { attempts: 3, .. }),
+            "{e}"
+        );
+        assert_eq!(t.seen.lock().expect("lock").len(), 3);
+        let refused = Verdict::Reject {
+            status: Some(400),
+            reason: "sink answered 400: bad".into(),
+        };
+        let (s, t) = sender(vec![refused], 5);
+        let e = s.send(&event()).await.expect_err("refused");
+        assert!(
+            matches!(
+                e,
+                SendError::Refused {
+                    status: Some(400),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("HTTP 400"), "{e}");
+        assert_eq!(t.seen.lock().expect("lock").len(), 1);
     }
 
     #[test]
-    fn header_values_are_made_safe() {
-        assert_eq!(header_safe("ops"), "ops");
-        assert_eq!(header_safe("ä\n%"), "%C3%A4%0A%25");
+    fn a_long_retry_after_is_cut_to_30_seconds() {
+        let (s, _) = sender(vec![], 1);
+        assert_eq!(s.policy.max_retry_after, Duration::from_secs(30));
+        let s = CeSender::with_transport(Arc::new(PrintLess), BTreeMap::new(), 1);
+        assert_eq!(s.policy.max_retry_after, Duration::from_secs(30));
+        assert_eq!(s.policy.max_backoff, Duration::from_secs(30));
+    }
+
+    #[derive(Debug)]
+    struct PrintLess;
+
+    #[async_trait]
+    impl Transport for PrintLess {
+        async fn attempt(&self, _: &Event) -> Verdict {
+            Verdict::Done
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_time_is_a_refusal_not_a_panic() {
+        let (s, t) = sender(vec![], 0);
+        let mut bad = event();
+        bad.time = "yesterday".into();
+        let e = s.send(&bad).await.expect_err("refused");
+        assert!(matches!(e, SendError::Refused { status: None, .. }), "{e}");
+        assert!(e.to_string().contains("f-1"), "{e}");
+        assert!(t.seen.lock().expect("lock").is_empty());
     }
 }

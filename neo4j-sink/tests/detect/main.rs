@@ -170,6 +170,7 @@ fn start(ns: &str, sink: &str, env: &(String, String, String)) -> Process {
         ("DETECT_RULES", "kms-key-deletion,mass-deletion"),
         ("DETECT_INTERVAL", "1"),
         ("DETECT_SEND_RETRIES", "3"),
+        ("DETECT_WARM_UP", "true"),
         ("LOG_FORMAT", "text"),
         ("LOG_LEVEL", "info"),
     ])
@@ -280,6 +281,11 @@ async fn killed_and_restarted_mid_run_sends_every_finding_once() {
     );
     assert!(metrics.contains("neo4j_sink_detect_run_duration_seconds_count"));
     assert!(metrics.contains("neo4j_sink_detect_lag_seconds"));
+    let out = p.output();
+    assert!(
+        out.contains("rule queries planned"),
+        "DETECT_WARM_UP=true plans the rules before the first run:\n{out}"
+    );
     p.child.kill().expect("kill");
     p.child.wait().expect("wait");
     let _ = stop_tx.send(());

@@ -1353,5 +1353,20 @@ async fn every_emulator_scenario_raises_its_rule() {
             "rule {} did not fire on its scenario; found {found:?}",
             rule.name
         );
+        // The story-mode background raises nothing on its own: every finding
+        // holds a scenario's trace (the demo shows the scenarios, not noise).
+        let planted = |a: &String| {
+            scenario_ids
+                .values()
+                .flatten()
+                .any(|id| a == &format!("{}{id}", n.ns))
+        };
+        for c in &found {
+            assert!(
+                c.actions.iter().any(planted),
+                "rule {} fired on background traces only: {c:?}",
+                rule.name
+            );
+        }
     }
 }
