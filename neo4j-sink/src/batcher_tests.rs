@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::testing::{sink_event, MemoryStore};
+use std::time::Instant;
 
 fn settings(max_events: usize, capacity: usize) -> BatchSettings {
     BatchSettings {
@@ -16,7 +17,7 @@ fn settings(max_events: usize, capacity: usize) -> BatchSettings {
 
 fn start(store: &Arc<MemoryStore>, s: BatchSettings) -> (Batcher, JoinHandle<()>, Metrics) {
     let metrics = Metrics::new().expect("metrics");
-    let (b, h) = Batcher::start(store.clone(), s, metrics.clone());
+    let (b, h) = Batcher::start(store.clone(), s, metrics.clone()).expect("valid settings");
     (b, h, metrics)
 }
 
