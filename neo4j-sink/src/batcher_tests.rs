@@ -1,4 +1,5 @@
-//! Unit tests of the group commit against the in-memory store.
+//! Unit tests of the sink's group-commit wiring (its Store, its settings, its Prometheus metrics)
+//! against the in-memory store; the mechanism's own tests are in trace-graph (group_commit_tests.rs).
 
 use super::*;
 use crate::testing::{sink_event, MemoryStore};

@@ -31,7 +31,7 @@
 //!   every record of the batch as [`Outcome::Failed`].
 //!
 //! The storage is the small [`BatchWrite`] trait, implemented for
-//! [`GraphWriter`](crate::GraphWriter) (and for `Arc<GraphWriter>`) and easy
+//! [`GraphWriter`] (and for `Arc<GraphWriter>`) and easy
 //! to implement over an in-memory double in tests. Metrics are the caller's
 //! business: pass an [`Observer`] to count outcomes, batch sizes, write times
 //! and errors in whatever system the program uses.
@@ -357,7 +357,57 @@ impl<K: Eq + Hash, R, E: Clone, O: Observer<E>> Inner<K, R, E, O> {
 
 /// The group-commit queue over a [`BatchWrite`] store, with records
 /// de-duplicated by key `K` while in flight; cheap to clone. See the
-/// [module documentation](self) for how batches form.
+/// [module documentation](self) for how batches form and for an example over
+/// [`GraphWriter`].
+///
+/// # Example
+///
+/// Any store works; this one keeps the records in memory and refuses empty ones:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// use trace_graph::group_commit::{BatchWrite, GroupCommit, GroupCommitSettings, Outcome};
+///
+/// #[derive(Default)]
+/// struct Memory(Mutex<Vec<Vec<String>>>);
+///
+/// impl BatchWrite for Memory {
+///     type Record = String;
+///     type Error = String;
+///
+///     async fn write_batch(&self, batch: &[String]) -> Result<Vec<(usize, String)>, String> {
+///         let rejected = batch.iter().enumerate()
+///             .filter(|(_, r)| r.is_empty())
+///             .map(|(i, _)| (i, "empty record".to_string()))
+///             .collect();
+///         self.0.lock().unwrap().push(batch.to_vec());
+///         Ok(rejected)
+///     }
+///     fn should_split(&self, _error: &String) -> bool { false }
+///     fn timed_out(&self, limit: Duration) -> String { format!("timed out after {limit:?}") }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = std::sync::Arc::new(Memory::default());
+/// let (commit, task) = GroupCommit::start(store.clone(), GroupCommitSettings::default(), ())?;
+/// // Two callers, one key submitted twice while in flight: written once.
+/// let a = commit.submit(vec![("k1", "first".to_string()), ("k2", String::new())])?;
+/// let b = commit.submit(vec![("k1", "first".to_string())])?;
+/// let mut answers = Vec::new();
+/// for ticket in a.into_iter().chain(b) {
+///     answers.push(ticket.await?);
+/// }
+/// assert_eq!(answers[0], Outcome::Stored);
+/// assert_eq!(answers[1], Outcome::Rejected("empty record".into()));
+/// assert_eq!(answers[2], Outcome::Stored);
+/// assert_eq!(store.0.lock().unwrap().concat().len(), 2);
+/// commit.close();
+/// task.await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct GroupCommit<W: BatchWrite, K, O = ()> {
     inner: Arc<Inner<K, W::Record, W::Error, O>>,
 }
