@@ -78,6 +78,10 @@ impl Observer<StoreError> for MetricsObserver {
         self.0.neo4j_errors.with_label_values(&[error.kind()]).inc();
     }
 
+    fn batch_failed(&self, error: &StoreError, records: usize) {
+        tracing::warn!(error = %error, n_events = records, "batch write failed");
+    }
+
     fn write_timed_out(&self, _limit: Duration) {
         self.0.neo4j_errors.with_label_values(&["timeout"]).inc();
     }

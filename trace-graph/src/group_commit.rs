@@ -193,6 +193,14 @@ pub trait Observer<E>: Send + Sync + 'static {
         let _ = error;
     }
 
+    /// A batch (or, after splits, a part of one) is answered as
+    /// [`Outcome::Failed`] with `error` for each of its `records` records: the
+    /// failure an operator should hear of (the group commit itself logs at
+    /// debug level only).
+    fn batch_failed(&self, error: &E, records: usize) {
+        let _ = (error, records);
+    }
+
     /// A batch write did not finish within `limit` and was abandoned.
     fn write_timed_out(&self, limit: Duration) {
         let _ = limit;
@@ -622,7 +630,8 @@ fn write_isolating<'a, W: BatchWrite, O: Observer<W::Error>>(
                     outcomes
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, n_events = records.len(), "batch write failed");
+                    tracing::debug!(error = %e, n_events = records.len(), "batch write failed");
+                    observer.batch_failed(&e, records.len());
                     vec![Outcome::Failed(e); records.len()]
                 }
             }

@@ -113,6 +113,7 @@ struct Counts {
     errors: Mutex<Vec<TestError>>,
     timeouts: AtomicUsize,
     batches: Mutex<Vec<usize>>,
+    failed_batches: Mutex<Vec<usize>>,
 }
 
 impl Observer<TestError> for Arc<Counts> {
@@ -135,6 +136,9 @@ impl Observer<TestError> for Arc<Counts> {
     }
     fn write_timed_out(&self, _limit: Duration) {
         self.timeouts.fetch_add(1, Ordering::SeqCst);
+    }
+    fn batch_failed(&self, _error: &TestError, records: usize) {
+        self.failed_batches.lock().expect("lock").push(records);
     }
     fn batch_written(&self, records: usize, _elapsed: Duration) {
         self.batches.lock().expect("lock").push(records);
@@ -291,6 +295,11 @@ async fn a_poisoned_record_fails_alone() {
     written.sort();
     assert_eq!(written, vec!["g1", "g2", "g3", "g4"]);
     assert_eq!(counts.failed.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *counts.failed_batches.lock().expect("lock"),
+        vec![1],
+        "only the isolated record is reported as a failed batch"
+    );
     assert!(counts
         .errors
         .lock()
@@ -314,6 +323,7 @@ async fn other_failures_fail_every_record_of_the_batch_without_splitting() {
     assert!(store.written_ids().is_empty());
     assert_eq!(*store.calls.lock().expect("lock"), vec![2], "not split");
     assert_eq!(counts.errors.lock().expect("lock").len(), 1);
+    assert_eq!(*counts.failed_batches.lock().expect("lock"), vec![2]);
     assert_eq!(b.depth(), 0);
 }
 
