@@ -1,7 +1,9 @@
-//! Unit tests of the group commit against the in-memory store.
+//! Unit tests of the sink's group-commit wiring (its Store, its settings, its Prometheus metrics)
+//! against the in-memory store; the mechanism's own tests are in trace-graph (group_commit_tests.rs).
 
 use super::*;
 use crate::testing::{sink_event, MemoryStore};
+use std::time::Instant;
 
 fn settings(max_events: usize, capacity: usize) -> BatchSettings {
     BatchSettings {
@@ -16,7 +18,7 @@ fn settings(max_events: usize, capacity: usize) -> BatchSettings {
 
 fn start(store: &Arc<MemoryStore>, s: BatchSettings) -> (Batcher, JoinHandle<()>, Metrics) {
     let metrics = Metrics::new().expect("metrics");
-    let (b, h) = Batcher::start(store.clone(), s, metrics.clone());
+    let (b, h) = Batcher::start(store.clone(), s, metrics.clone()).expect("valid settings");
     (b, h, metrics)
 }
 

@@ -8,7 +8,8 @@
 //! - [`server`]: the router ([`app`]) and the status-code contract;
 //! - [`decode`] and [`event`]: CloudEvents (binary, structured, batch) to traces;
 //! - [`context`]: the graph context from extensions, or derived, or the placeholder;
-//! - [`batcher`]: group commit, answering each request after its commit;
+//! - [`batcher`]: group commit (`trace_graph::GroupCommit` wired to the store and the metrics),
+//!   answering each request after its commit;
 //! - [`store`] and [`graph_store`]: the storage seam and its trace-graph implementation;
 //! - [`readiness`], [`auth`], [`metrics`]: startup, OIDC sender identity, Prometheus;
 //! - [`sink`]: start, serve and bounded shutdown;

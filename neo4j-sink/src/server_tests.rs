@@ -33,7 +33,8 @@ async fn harness_bytes(
         queue_capacity: capacity,
         write_timeout: Duration::from_secs(5),
     };
-    let (batcher, _task) = Batcher::start(store.clone(), settings, metrics.clone());
+    let (batcher, _task) =
+        Batcher::start(store.clone(), settings, metrics.clone()).expect("valid settings");
     let readiness = Arc::new(Readiness::default());
     if ready {
         readiness.mark_ready();

@@ -91,7 +91,8 @@ impl Sink {
             settings.ready_check_interval,
         )));
         let (batcher, batcher_task) =
-            Batcher::start(store, settings.batch.clone(), metrics.clone());
+            Batcher::start(store, settings.batch.clone(), metrics.clone())
+                .map_err(|e| StartError::Config(e.to_string()))?;
         let state = AppState {
             batcher,
             readiness,

@@ -9,6 +9,8 @@
 //!   per-trace problems come back in [`WriteReport::rejected`] as [`RowError`]s.
 //! - [`indexed`] explains how values too long for an index entry are stored.
 //! - [`playbook`] holds the investigation questions.
+//! - [`GroupCommit`] batches records submitted by many concurrent callers into few transactions and
+//!   answers each caller after its own record is committed.
 #![deny(missing_docs)]
 
 mod batch;
@@ -16,6 +18,7 @@ pub mod config;
 mod cypher;
 pub mod detect;
 pub mod error;
+pub mod group_commit;
 pub mod indexed;
 mod key;
 pub mod latency;
@@ -31,6 +34,7 @@ pub mod writer;
 
 pub use config::{GraphConfig, Secret};
 pub use error::{Error, RowError};
+pub use group_commit::{GroupCommit, GroupCommitSettings};
 pub use indexed::index_form;
 pub use latency::BoltLatency;
 pub use mapping::map_trace;

@@ -3,6 +3,7 @@
 
 mod db;
 mod fixtures;
+mod group_commit;
 mod long_values;
 mod mapping;
 mod read_back;
