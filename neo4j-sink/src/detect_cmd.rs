@@ -157,7 +157,7 @@ async fn run(settings: DetectSettings) -> ExitCode {
             }
         }
     }
-    let mut stop = std::pin::pin!(shutdown_signal());
+    let mut stop = std::pin::pin!(crate::shutdown_signal());
     loop {
         let outcome = tokio::select! {
             r = detector.run_once() => r,
@@ -201,29 +201,5 @@ async fn run(settings: DetectSettings) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
         }
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

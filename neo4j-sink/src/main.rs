@@ -119,7 +119,7 @@ async fn run(settings: Settings) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Resolves on SIGTERM (Kubernetes, Knative) or Ctrl-C.
+/// Resolves on SIGTERM (Kubernetes, Knative) or Ctrl-C; the sink and `detect` stop on it.
 async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {

@@ -65,59 +65,10 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
     StatusCode::ACCEPTED.into_response()
 }
 
-/// The detector as a child process with a clean environment and a free port.
-struct Process {
-    child: std::process::Child,
-    output: Arc<Mutex<String>>,
-    base: String,
-}
-
-impl Process {
-    fn start(vars: &[(&str, &str)]) -> Process {
-        use std::io::{BufRead, BufReader};
-        use std::process::{Command, Stdio};
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_neo4j-sink"))
-            .arg("detect")
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("LISTEN_ADDR", "127.0.0.1")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let output = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let into = Arc::clone(&output);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(pipe);
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                    into.lock().expect("lock").push_str(&line);
-                    line.clear();
-                }
-            });
-        }
-        Process {
-            child,
-            output,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().expect("lock").clone()
-    }
-}
+#[path = "../support/sink_process.rs"]
+mod sink_process;
+/// The detector (`neo4j-sink detect`) as a child process with a clean environment and a free port.
+use sink_process::Process;
 
 fn neo4j() -> Option<(String, String, String)> {
     match std::env::var("NEO4J_URI") {
@@ -159,21 +110,24 @@ fn kms_deletion(ns: &str, i: usize) -> TraceRecord {
 fn start(ns: &str, sink: &str, env: &(String, String, String)) -> Process {
     let projects = format!("{ns}p1");
     let name = format!("{ns}d");
-    Process::start(&[
-        ("NEO4J_URI", env.0.as_str()),
-        ("NEO4J_USER", env.1.as_str()),
-        ("NEO4J_PASSWORD", env.2.as_str()),
-        ("K_SINK", sink),
-        ("K_CE_OVERRIDES", r#"{"extensions":{"team":"secops"}}"#),
-        ("DETECT_NAME", name.as_str()),
-        ("DETECT_PROJECTS", projects.as_str()),
-        ("DETECT_RULES", "kms-key-deletion,mass-deletion"),
-        ("DETECT_INTERVAL", "1"),
-        ("DETECT_SEND_RETRIES", "3"),
-        ("DETECT_WARM_UP", "true"),
-        ("LOG_FORMAT", "text"),
-        ("LOG_LEVEL", "info"),
-    ])
+    Process::start_with(
+        &["detect"],
+        &[
+            ("NEO4J_URI", env.0.as_str()),
+            ("NEO4J_USER", env.1.as_str()),
+            ("NEO4J_PASSWORD", env.2.as_str()),
+            ("K_SINK", sink),
+            ("K_CE_OVERRIDES", r#"{"extensions":{"team":"secops"}}"#),
+            ("DETECT_NAME", name.as_str()),
+            ("DETECT_PROJECTS", projects.as_str()),
+            ("DETECT_RULES", "kms-key-deletion,mass-deletion"),
+            ("DETECT_INTERVAL", "1"),
+            ("DETECT_SEND_RETRIES", "3"),
+            ("DETECT_WARM_UP", "true"),
+            ("LOG_FORMAT", "text"),
+            ("LOG_LEVEL", "info"),
+        ],
+    )
 }
 
 async fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool, p: &Process) {

@@ -1,6 +1,6 @@
 //! The built `neo4j-sink` binary as a child process with a clean environment
 //! and a free port, its stdout and stderr collected into one string.
-//! Shared by the secrets and OIDC process tests, which add their own methods.
+//! Shared by the secrets, OIDC and detect process tests, which add their own methods.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -18,13 +18,20 @@ pub struct Process {
 
 impl Process {
     /// Starts the sink on a free port with only `vars` set.
+    #[allow(dead_code)] // each test crate compiles this file; `detect` starts with arguments
     pub fn start(vars: &[(&str, &str)]) -> Process {
+        Process::start_with(&[], vars)
+    }
+
+    /// Starts `neo4j-sink <args>` (e.g. `detect`) on a free port with only `vars` set.
+    pub fn start_with(args: &[&str], vars: &[(&str, &str)]) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
             .local_addr()
             .expect("addr")
             .port();
         let mut child = Command::new(BIN)
+            .args(args)
             .env_clear()
             .env("PORT", port.to_string())
             .env("LISTEN_ADDR", "127.0.0.1")
