@@ -319,7 +319,9 @@ def main():
     args = ap.parse_args()
     if args.archive < 1 or args.api < 0:
         die("--archive must be at least 1 and --api at least 0")
-    exporter_env = extra_env("E2E_EXPORTER_ENV")
+    # The sink here is neo4j-sink itself, which takes CloudEvents batches: the exporter sends them, as a
+    # deployment straight into the sink would (CTS_CE_BATCH=false in E2E_EXPORTER_ENV sends single events).
+    exporter_env = {"CTS_CE_BATCH": "true", **extra_env("E2E_EXPORTER_ENV")}
     sink_env = extra_env("E2E_SINK_ENV")
     os.makedirs(args.dir, exist_ok=True)
     from neo4j import GraphDatabase  # the venv of scripts/bench-e2e
@@ -385,8 +387,7 @@ def main():
         for f in os.listdir(args.dir):
             if f.startswith("dead-letters-"):
                 os.remove(os.path.join(args.dir, f))
-        if exporter_env:
-            say(f"exporter settings passed through: {' '.join(exporter_env)}")
+        say("exporter settings: " + " ".join(f"{k}={v}" for k, v in exporter_env.items()))
         exp_a = exporter("exporter-archive", "eu-de_e2e", os.path.join(args.dir, "clouds-emulator-archive.yaml"),
                          ["--archive-dir", archive, "--progress-secs", str(int(max(args.slice_secs, 1)))])
         procs.append(exp_a)
