@@ -86,7 +86,7 @@ impl Store for GraphStore {
             elapsed_ms = report.elapsed.as_millis() as u64,
             first_round_us_per_trace = report.first_per_trace.as_micros() as u64,
             last_round_us_per_trace = report.last_per_trace.as_micros() as u64,
-            server_was_warm = report.flat,
+            stopped_when_flat = report.flat,
             "Neo4j warmed up (rolled-back transactions, nothing written)"
         );
         Ok(())
