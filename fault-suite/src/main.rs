@@ -144,6 +144,20 @@ async fn main() -> ExitCode {
             seeds.len(),
             opts.run_dir.display()
         );
+        let mode = |batch: bool| {
+            if batch {
+                "CloudEvents batches"
+            } else {
+                "single events"
+            }
+        };
+        println!(
+            "exporter A: {}, {} s windows; exporter B: {}, {} s windows",
+            mode(profile.ce_batch[0]),
+            profile.max_window_secs[0],
+            mode(profile.ce_batch[1]),
+            profile.max_window_secs[1]
+        );
         let outcome = tokio::select! {
             r = run::run(&profile, &opts) => r,
             // Dropping the run stops every child (kill on drop) and Neo4j.

@@ -195,6 +195,10 @@ pub struct Profile {
     /// Per exporter, `CTS_MAX_WINDOW_SECS`: A keeps the default hour, so its
     /// whole first window is the history (issue 13); B catches up in five-minute steps.
     pub max_window_secs: [u64; 2],
+    /// Per exporter, `CTS_CE_BATCH`: A sends single events (as through a
+    /// Knative broker), B CloudEvents batches (as straight into neo4j-sink),
+    /// so every kill schedule hits both delivery modes.
+    pub ce_batch: [bool; 2],
     /// Share of CTS requests the emulator answers 500.
     pub fault_500_share: f64,
     /// Share of CTS requests the emulator answers 429.
@@ -294,6 +298,7 @@ impl Profile {
                     max_ingestion_delay_secs: 180,
                     exporter_lateness_secs: 180,
                     max_window_secs: [3_600, 300],
+                    ce_batch: [false, true],
                     fault_500_share: 0.05,
                     fault_429_share: 0.02,
                     steps,
@@ -314,6 +319,7 @@ impl Profile {
                     max_ingestion_delay_secs: 180,
                     exporter_lateness_secs: 180,
                     max_window_secs: [3_600, 300],
+                    ce_batch: [false, true],
                     fault_500_share: 0.05,
                     fault_429_share: 0.02,
                     steps,

@@ -237,6 +237,10 @@ pub fn exporter(
     // catches up in five-minute windows, so its watermark moves while it loads.
     let index = EXPORTERS.iter().position(|e| *e == name).unwrap_or(0);
     spec.set("CTS_MAX_WINDOW_SECS", p.max_window_secs[index].to_string());
+    // Exporter B sends CloudEvents batches (up to 100 events, 200 ms), so a
+    // kill can land with a whole batch in flight and the sinks are killed
+    // while writing batches; A sends one event per request.
+    spec.set("CTS_CE_BATCH", p.ce_batch[index].to_string());
     spec.set("CTS_METRICS_ADDR", "off");
     // cts-client logs each failed CTS attempt at debug: the suite counts them.
     spec.set("RUST_LOG", "info,cts_client::retry=debug");
