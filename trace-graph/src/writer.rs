@@ -268,7 +268,6 @@ impl GraphWriter {
         let retries = std::sync::atomic::AtomicU32::new(0);
         let outcome = write_splitting(chunk, report, |part| {
             let batch = Batch::build(part.iter().map(|(_, r)| r));
-            let params = write_params(&batch);
             let retries = &retries;
             async move {
                 self.policy
@@ -278,7 +277,11 @@ impl GraphWriter {
                                 u32::from(attempt > 0),
                                 std::sync::atomic::Ordering::Relaxed,
                             );
-                            self.run_batch(&params)
+                            // Built for each attempt and moved into the query: the
+                            // driver takes its parameters by value, and building them
+                            // again on a (rare) retry is cheaper than a deep copy of
+                            // the whole batch's parameters before every attempt.
+                            self.run_batch(write_params(&batch))
                         },
                         tokio::time::sleep,
                     )
@@ -291,10 +294,10 @@ impl GraphWriter {
     }
 
     /// Runs the write statement of a batch in one transaction and commits.
-    async fn run_batch(&self, params: &[(&'static str, BoltType)]) -> Result<(), Failure> {
+    async fn run_batch(&self, params: Vec<(&'static str, BoltType)>) -> Result<(), Failure> {
         let fail = |e: neo4rs::Error| classify(&e);
         let mut txn = self.graph.start_txn().await.map_err(fail)?;
-        txn.run(query(cypher::WRITE).params(params.iter().cloned()))
+        txn.run(query(cypher::WRITE).params(params))
             .await
             .map_err(fail)?;
         txn.commit().await.map_err(fail)
