@@ -429,7 +429,7 @@ fn structured(value: Value, index: usize, rules: &EventRules) -> Result<SinkEven
         id: id.clone(),
         reason,
     };
-    let Value::Object(map) = value else {
+    let Value::Object(mut map) = value else {
         return Err(refuse(EventError::new(
             "not_a_cloudevent",
             format!(
@@ -439,12 +439,20 @@ fn structured(value: Value, index: usize, rules: &EventRules) -> Result<SinkEven
         )));
     };
     check_structured_attributes(&map).map_err(refuse)?;
-    let value = Value::Object(map);
-    let event = Event::deserialize(&value).map_err(|e| {
-        // As in binary mode: name the attribute the SDK refused.
+    // The `data` member (the trace: most of the event) is moved into the SDK's
+    // event, not copied; only the attributes are kept, to name a refused one.
+    let data = map.remove("data");
+    let attributes = Value::Object(map.clone());
+    if let Some(data) = data {
+        map.insert("data".to_string(), data);
+    }
+    let event = Event::deserialize(Value::Object(map)).map_err(|e| {
+        // As in binary mode: name the attribute the SDK refused, when the
+        // attributes alone are refused and are accepted without it.
+        let attributes_refused = Event::deserialize(&attributes).is_err();
         let culprit = PARSED.iter().find(|(attr, _)| {
-            value.get(attr).is_some() && {
-                let mut rest = value.clone();
+            attributes_refused && attributes.get(attr).is_some() && {
+                let mut rest = attributes.clone();
                 rest.as_object_mut().map(|m| m.remove(*attr));
                 Event::deserialize(&rest).is_ok()
             }

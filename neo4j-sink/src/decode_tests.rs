@@ -202,6 +202,7 @@ fn the_attribute_the_sdk_refuses_is_named_with_its_rule() {
         ("time", json!("yesterday"), "RFC 3339"),
         ("time", json!("10000-01-01T00:00:00Z"), "RFC 3339"),
         ("data_base64", json!("!!not base64!!"), "base64"),
+        ("dataschema", json!("not a uri"), "absolute URI"),
     ] {
         let mut e = structured_event("a");
         if attr == "data_base64" {
