@@ -14,21 +14,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Raw settings as clap reads them from flags and environment variables.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "neo4j-sink",
-    version,
-    about = "Stores CTS trace CloudEvents in Neo4j",
-    after_help = "Investigation questions: `neo4j-sink query --list`, then `neo4j-sink query <name> -p key=value` (docs/queries.md)."
-)]
-pub struct RawArgs {
-    /// TCP port to listen on (Knative Serving sets PORT).
-    #[arg(long, env = "PORT", default_value = "8080")]
-    pub port: String,
-    /// Address to listen on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0")]
-    pub listen_addr: String,
+/// The Neo4j connection settings the server, `query` and `detect` share: the
+/// same flags, environment variables and defaults, checked by
+/// [`Neo4jArgs::connection`]. Its `Debug` never shows the password.
+#[derive(Clone, clap::Args)]
+pub struct Neo4jArgs {
     /// Neo4j URI; schemes neo4j, neo4j+s, neo4j+ssc, bolt, bolt+s, bolt+ssc.
     #[arg(long, env = "NEO4J_URI", default_value = "neo4j://localhost:7687")]
     pub neo4j_uri: String,
@@ -50,6 +40,59 @@ pub struct RawArgs {
     /// empty trusts the system's root certificates.
     #[arg(long, env = "NEO4J_CA_CERT", default_value = "")]
     pub neo4j_ca_cert: String,
+}
+
+impl Neo4jArgs {
+    /// The checked connection settings, or a [`ConfigError`] naming the first
+    /// setting that is missing or wrong.
+    pub fn connection(&self) -> Result<Neo4jSettings, ConfigError> {
+        crate::validate::neo4j_connection(
+            &self.neo4j_uri,
+            &self.neo4j_user,
+            &self.neo4j_password,
+            &self.neo4j_database,
+            &self.neo4j_ca_cert,
+        )
+    }
+}
+
+impl fmt::Debug for Neo4jArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Neo4jArgs")
+            .field("neo4j_uri", &self.neo4j_uri)
+            .field("neo4j_user", &self.neo4j_user)
+            .field(
+                "neo4j_password",
+                &if self.neo4j_password.is_empty() {
+                    "(empty)"
+                } else {
+                    "(hidden)"
+                },
+            )
+            .field("neo4j_database", &self.neo4j_database)
+            .field("neo4j_ca_cert", &self.neo4j_ca_cert)
+            .finish()
+    }
+}
+
+/// Raw settings as clap reads them from flags and environment variables.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "neo4j-sink",
+    version,
+    about = "Stores CTS trace CloudEvents in Neo4j",
+    after_help = "Investigation questions: `neo4j-sink query --list`, then `neo4j-sink query <name> -p key=value` (docs/queries.md)."
+)]
+pub struct RawArgs {
+    /// TCP port to listen on (Knative Serving sets PORT).
+    #[arg(long, env = "PORT", default_value = "8080")]
+    pub port: String,
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0")]
+    pub listen_addr: String,
+    /// The Neo4j connection.
+    #[command(flatten)]
+    pub neo4j: Neo4jArgs,
     /// How often a failed write transaction is retried inside one batch write.
     #[arg(long, env = "NEO4J_MAX_RETRIES", default_value = "3")]
     pub neo4j_max_retries: String,

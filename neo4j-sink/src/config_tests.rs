@@ -197,3 +197,14 @@ fn oidc_settings_hang_together() {
         assert!(e.to_string().contains("--oidc-jwks-min-reload-secs"), "{e}");
     }
 }
+
+#[test]
+fn the_raw_arguments_never_show_the_neo4j_password_in_debug_output() {
+    let raw = parse_flags(&["--neo4j-password", "s3cr3t-Pässwort"]);
+    assert_eq!(raw.neo4j.neo4j_password, "s3cr3t-Pässwort");
+    let shown = format!("{raw:?}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(shown.contains("(hidden)"), "{shown}");
+    let empty = format!("{:?}", parse_flags(&[]).neo4j);
+    assert!(empty.contains("(empty)"), "{empty}");
+}

@@ -10,8 +10,8 @@
 
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
+use neo4j_sink::config::Neo4jArgs;
 use neo4j_sink::config::Neo4jSettings;
-use neo4j_sink::validate::neo4j_connection;
 use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -52,26 +52,9 @@ struct QueryArgs {
     /// Unset: $COLUMNS when stdout is a terminal, else 100.
     #[arg(long, env = "QUERY_WIDTH", value_name = "COLUMNS")]
     width: Option<String>,
-    /// Neo4j URI; schemes neo4j, neo4j+s, neo4j+ssc, bolt, bolt+s, bolt+ssc.
-    #[arg(long, env = "NEO4J_URI", default_value = "neo4j://localhost:7687")]
-    neo4j_uri: String,
-    /// Neo4j user.
-    #[arg(long, env = "NEO4J_USER", default_value = "neo4j")]
-    neo4j_user: String,
-    /// Neo4j password (prefer the environment variable over the flag).
-    #[arg(
-        long,
-        env = "NEO4J_PASSWORD",
-        hide_env_values = true,
-        default_value = ""
-    )]
-    neo4j_password: String,
-    /// Neo4j database name; empty means the server's default database.
-    #[arg(long, env = "NEO4J_DATABASE", default_value = "")]
-    neo4j_database: String,
-    /// PEM file of the CA that signed Neo4j's certificate (neo4j+s/bolt+s with a private CA).
-    #[arg(long, env = "NEO4J_CA_CERT", default_value = "")]
-    neo4j_ca_cert: String,
+    /// The Neo4j connection (the same settings as the server's).
+    #[command(flatten)]
+    neo4j: Neo4jArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,13 +146,7 @@ fn table_width(flag: Option<&str>, columns: Option<&str>, terminal: bool) -> Res
 async fn answer(cli: &QueryArgs, name: &str, values: &Args, width: usize) -> ExitCode {
     // The server's own checks: a missing password is reported as missing, not as
     // "authentication failed" from the server.
-    let settings = match neo4j_connection(
-        &cli.neo4j_uri,
-        &cli.neo4j_user,
-        &cli.neo4j_password,
-        &cli.neo4j_database,
-        &cli.neo4j_ca_cert,
-    ) {
+    let settings = match cli.neo4j.connection() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("neo4j-sink query: {e}");

@@ -158,13 +158,7 @@ impl RawArgs {
                 &self.listen_addr,
             )
         })?;
-        let mut neo4j = neo4j_connection(
-            &self.neo4j_uri,
-            &self.neo4j_user,
-            &self.neo4j_password,
-            &self.neo4j_database,
-            &self.neo4j_ca_cert,
-        )?;
+        let mut neo4j = self.neo4j.connection()?;
         neo4j.max_retries =
             number::<u32>("NEO4J_MAX_RETRIES", &self.neo4j_max_retries, 0, 100, "3")?;
         neo4j.connect_timeout = secs(

@@ -12,7 +12,6 @@ pub mod run;
 pub mod send;
 
 use crate::config::{ConfigError, LogFormat, Neo4jSettings};
-use crate::validate::neo4j_connection;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -105,26 +104,9 @@ pub struct DetectArgs {
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0")]
     pub listen_addr: String,
-    /// Neo4j URI; schemes neo4j, neo4j+s, neo4j+ssc, bolt, bolt+s, bolt+ssc.
-    #[arg(long, env = "NEO4J_URI", default_value = "neo4j://localhost:7687")]
-    pub neo4j_uri: String,
-    /// Neo4j user.
-    #[arg(long, env = "NEO4J_USER", default_value = "neo4j")]
-    pub neo4j_user: String,
-    /// Neo4j password (prefer the environment variable over the flag).
-    #[arg(
-        long,
-        env = "NEO4J_PASSWORD",
-        hide_env_values = true,
-        default_value = ""
-    )]
-    pub neo4j_password: String,
-    /// Neo4j database name; empty means the server's default database.
-    #[arg(long, env = "NEO4J_DATABASE", default_value = "")]
-    pub neo4j_database: String,
-    /// PEM file of the CA that signed Neo4j's certificate.
-    #[arg(long, env = "NEO4J_CA_CERT", default_value = "")]
-    pub neo4j_ca_cert: String,
+    /// The Neo4j connection (the same settings as the server's).
+    #[command(flatten)]
+    pub neo4j: crate::config::Neo4jArgs,
     /// `json` or `text`.
     #[arg(long, env = "LOG_FORMAT", default_value = "json")]
     pub log_format: String,
@@ -357,13 +339,7 @@ impl DetectArgs {
         }
         let once = flag("DETECT_ONCE", &self.once)?;
         let warm_up = flag("DETECT_WARM_UP", &self.warm_up)?;
-        let neo4j = neo4j_connection(
-            &self.neo4j_uri,
-            &self.neo4j_user,
-            &self.neo4j_password,
-            &self.neo4j_database,
-            &self.neo4j_ca_cert,
-        )?;
+        let neo4j = self.neo4j.connection()?;
         let log_format = match self.log_format.trim() {
             "json" => LogFormat::Json,
             "text" => LogFormat::Text,
