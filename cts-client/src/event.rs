@@ -149,16 +149,11 @@ impl EventContext {
     ///
     /// Only the endpoint's origin is used, never its path, so the source stays
     /// the same whichever API version (v1, v2, v3) is polled.
+    ///
+    /// The same string as `follow::source_key`, the key under which a
+    /// follower's checkpoint is stored, so events and checkpoints always agree.
     pub fn source_uri(cts_endpoint: &Url, project_id: &str, tracker: &str) -> String {
-        let host = cts_endpoint.host_str().unwrap_or("cts");
-        let port = cts_endpoint
-            .port()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        format!(
-            "{}://{host}{port}/projects/{project_id}/trackers/{tracker}",
-            cts_endpoint.scheme()
-        )
+        crate::tracker_source(cts_endpoint, project_id, tracker)
     }
 }
 

@@ -62,6 +62,23 @@ pub mod event;
 #[cfg(feature = "follow")]
 pub mod follow;
 
+/// `<scheme>://<host>[:port]/projects/<project_id>/trackers/<tracker>`: the
+/// CloudEvents `source` of a tracker's traces (`event`) and the key of its
+/// checkpoint (`follow`), one function so the two always agree. Only the
+/// endpoint's origin is used, so the string is the same for every API version.
+#[cfg(any(feature = "cloudevents", feature = "follow"))]
+fn tracker_source(cts_endpoint: &url::Url, project_id: &str, tracker: &str) -> String {
+    let host = cts_endpoint.host_str().unwrap_or("cts");
+    let port = cts_endpoint
+        .port()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        "{}://{host}{port}/projects/{project_id}/trackers/{tracker}",
+        cts_endpoint.scheme()
+    )
+}
+
 pub use trace::{DomainInfo, Trace, TraceRating, UserInfo};
 
 #[cfg(feature = "client")]

@@ -67,15 +67,7 @@ impl<S: TraceSource + ?Sized> TraceSource for Arc<S> {
 /// state file), so a follower using a [`super::FileCheckpoint`] on an
 /// exporter's state file continues where the exporter was.
 pub fn source_key(cts_endpoint: &Url, project_id: &str, tracker: &str) -> String {
-    let host = cts_endpoint.host_str().unwrap_or("cts");
-    let port = cts_endpoint
-        .port()
-        .map(|p| format!(":{p}"))
-        .unwrap_or_default();
-    format!(
-        "{}://{host}{port}/projects/{project_id}/trackers/{tracker}",
-        cts_endpoint.scheme()
-    )
+    crate::tracker_source(cts_endpoint, project_id, tracker)
 }
 
 /// The CTS trace-list API of one tracker.
