@@ -122,7 +122,7 @@ pub fn binary(event: &Event) -> Result<BinaryMessage, Error> {
 ///
 /// [`Error::Encode`] if the event cannot be written as JSON.
 pub fn structured(event: &Event) -> Result<Vec<u8>, Error> {
-    Ok(serde_json::to_vec(&structured_value(event)?)?)
+    Ok(serde_json::to_vec(&Structured(event))?)
 }
 
 /// Several events as one `application/cloudevents-batch+json` body: a JSON
@@ -139,18 +139,63 @@ pub fn batch(events: &[Event]) -> Result<Vec<u8>, Error> {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &structured_value(event)?)?;
+        serde_json::to_writer(&mut out, &Structured(event))?;
     }
     out.push(b']');
     Ok(out)
 }
 
-fn structured_value(event: &Event) -> Result<serde_json::Value, Error> {
-    let mut value = serde_json::to_value(event)?;
-    if let (Some(t), Some(obj)) = (event.time(), value.as_object_mut()) {
-        obj.insert("time".into(), serde_json::Value::String(format_time(t)));
+/// An event in the JSON event format, written straight from the event: the
+/// members in the order the SDK writes them (`specversion`, `id`, `type`,
+/// `source`, `datacontenttype`, `dataschema`, `subject`, `time`, the data,
+/// the extensions), `time` by [`format_time`], JSON data as JSON, text data
+/// as a string and binary data base64-encoded in `data_base64`. The data is
+/// not copied into an intermediate `serde_json::Value` (a trace is most of
+/// the event; copying it cost the exporter a deep copy per event).
+struct Structured<'a>(&'a Event);
+
+impl serde::Serialize for Structured<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let event = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("specversion", event.specversion().as_str())?;
+        map.serialize_entry("id", event.id())?;
+        map.serialize_entry("type", event.ty())?;
+        map.serialize_entry("source", event.source().as_str())?;
+        if let Some(ct) = event.datacontenttype() {
+            map.serialize_entry("datacontenttype", ct)?;
+        }
+        if let Some(schema) = event.dataschema() {
+            map.serialize_entry("dataschema", schema.as_str())?;
+        }
+        if let Some(subject) = event.subject() {
+            map.serialize_entry("subject", subject)?;
+        }
+        if let Some(time) = event.time() {
+            map.serialize_entry("time", &format_time(time))?;
+        }
+        match event.data() {
+            Some(Data::Json(v)) => map.serialize_entry("data", v)?,
+            Some(Data::String(s)) => map.serialize_entry("data", s)?,
+            Some(Data::Binary(b)) => {
+                use base64::Engine;
+                map.serialize_entry(
+                    "data_base64",
+                    &base64::engine::general_purpose::STANDARD.encode(b),
+                )?
+            }
+            None => {}
+        }
+        for (name, value) in event.iter_extensions() {
+            match value {
+                ExtensionValue::String(s) => map.serialize_entry(name, s)?,
+                ExtensionValue::Boolean(b) => map.serialize_entry(name, b)?,
+                ExtensionValue::Integer(i) => map.serialize_entry(name, i)?,
+            }
+        }
+        map.end()
     }
-    Ok(value)
 }
 
 #[cfg(test)]

@@ -313,3 +313,64 @@ fn batches_empty_single_and_huge() {
     let back: Vec<Event> = serde_json::from_slice(&body).expect("the SDK reads a 4 MB batch");
     assert_eq!(back[1].id(), "huge");
 }
+
+/// `structured` writes the event itself instead of copying it into a
+/// `serde_json::Value` first; its bytes must be exactly what the SDK's own
+/// serializer writes, with `time` in our format: the same members, in the
+/// same order, the same escaping, for hostile text, every data kind, with
+/// and without the optional attributes.
+#[test]
+fn structured_writes_the_sdks_bytes_with_our_time() {
+    let sdk = |ev: &Event| {
+        let mut value = serde_json::to_value(ev).expect("the SDK serializes");
+        if let Some(t) = ev.time() {
+            value["time"] = json!(format_time(t));
+        }
+        serde_json::to_vec(&value).expect("json")
+    };
+    let mut events = hostile_events();
+    events.push(event());
+    events.push(
+        EventBuilderV10::new()
+            .id("bare")
+            .source("urn:x")
+            .ty("t")
+            .build()
+            .expect("event"),
+    );
+    events.push(
+        EventBuilderV10::new()
+            .id("all")
+            .source("urn:x")
+            .ty("t")
+            .subject("s")
+            .time(DateTime::<Utc>::from_timestamp(1_796_613_664, 0).expect("time"))
+            .data_with_schema(
+                "application/json",
+                "https://example.com/trace.json",
+                json!({"a": [1, 2.5, null, {"b": "ü"}], "c": true}),
+            )
+            .extension("flag", false)
+            .extension("n", -7_i64)
+            .extension("empty", "")
+            .build()
+            .expect("event"),
+    );
+    for ev in &events {
+        assert_eq!(
+            String::from_utf8_lossy(&structured(ev).expect("structured")),
+            String::from_utf8_lossy(&sdk(ev)),
+            "event {}",
+            ev.id()
+        );
+    }
+    let mut want = b"[".to_vec();
+    for (i, ev) in events.iter().enumerate() {
+        if i > 0 {
+            want.push(b',');
+        }
+        want.extend(sdk(ev));
+    }
+    want.push(b']');
+    assert_eq!(batch(&events).expect("batch"), want);
+}
