@@ -187,3 +187,125 @@ fn the_project_id_is_read_from_resource_urls_of_the_api_form() {
         assert_eq!(url_project_id(&bad), None, "{bad}");
     }
 }
+
+/// A reader of one document: hands each trace to the callback.
+type ReadWith<'a> = dyn FnMut(&mut dyn FnMut(Trace) -> bool) -> Result<FileStats, ReadError> + 'a;
+
+fn outcome(r: Result<FileStats, ReadError>) -> Result<FileStats, &'static str> {
+    r.map_err(|e| match e {
+        ReadError::Io(_) => "io",
+        ReadError::Json(_) => "json",
+        ReadError::Stopped => "stopped",
+    })
+}
+
+/// A file read from memory (`read_file` below the size limit, `read_slice`)
+/// gives what the streaming reader gives: the same traces in the same order,
+/// the same counts, the same kind of error after the same good part, for
+/// every layout, bad elements, hostile text; and for gzip streams cut
+/// anywhere the same traces and an error at the same cuts.
+#[test]
+fn reading_from_memory_agrees_with_the_stream() {
+    let hostile = "bücket-名前-\u{202E} \\\"q\\\" \\u0000 😀";
+    let documents = [
+        format!(
+            r#"[{{"trace_id":"a","resource_name":"{hostile}"}},{{"trace_id":"b","time":"2"}}]"#
+        ),
+        "{\"trace_id\":\"a\"}\n{\"trace_id\":\"b\"}\n".to_string(),
+        r#"{"traces":[{"trace_id":"a"},{"trace_id":"b"}],"meta_data":{"count":2}}"#.to_string(),
+        r#"[{"trace_id":"a"},{"trace_id":"b","time":"yesterday"},5,null,{"trace_id":"c"}]"#
+            .to_string(),
+        r#"[{"trace_id":"a"},{"trace_id":"b""#.to_string(),
+        r#""just a string""#.to_string(),
+        String::new(),
+        format!(
+            "[{}]",
+            (0..300)
+                .map(|i| format!(
+                    r#"{{"trace_id":"t{i}","request":{{"x":"{}"}}}}"#,
+                    "ü".repeat(i)
+                ))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    ];
+    let collect = |f: &mut ReadWith<'_>| {
+        let mut got = Vec::new();
+        let r = f(&mut |t: Trace| {
+            got.push(t.trace_id.unwrap_or_default());
+            true
+        });
+        (got, outcome(r))
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (n, doc) in documents.iter().enumerate() {
+        let stream = collect(&mut |emit| read_stream(doc.as_bytes(), emit));
+        assert_eq!(
+            collect(&mut |emit| read_slice(doc.as_bytes(), emit)),
+            stream,
+            "{doc}"
+        );
+        let plain = dir.path().join(format!("d{n}.json"));
+        std::fs::write(&plain, doc).expect("write");
+        assert_eq!(
+            collect(&mut |emit| read_file(&plain, emit)),
+            stream,
+            "{doc}"
+        );
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(doc.as_bytes()).expect("gzip");
+        let zipped = gz.finish().expect("gzip");
+        // Cut the gzip stream at 40 places, whole file included.
+        for k in 0..=40 {
+            let cut = &zipped[..zipped.len() * k / 40];
+            let path = dir.path().join(format!("d{n}-{k}.json.gz"));
+            std::fs::write(&path, cut).expect("write");
+            let stream = collect(&mut |emit| {
+                read_stream(
+                    std::io::BufReader::new(flate2::read::MultiGzDecoder::new(cut)),
+                    emit,
+                )
+            });
+            let (got, r) = collect(&mut |emit| read_file(&path, emit));
+            // The same traces; an error for the same cuts. (Its kind may differ:
+            // after a gzip read error the streaming reader sees the end of input
+            // and reports broken JSON, the in-memory reader the read error.)
+            assert_eq!(got, stream.0, "{doc} cut at {k}/40");
+            assert_eq!(
+                r.is_ok(),
+                stream.1.is_ok(),
+                "{doc} cut at {k}/40: {r:?} / {:?}",
+                stream.1
+            );
+            if let (Ok(a), Ok(b)) = (r, stream.1) {
+                assert_eq!(a, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_file_beyond_the_memory_limit_is_streamed_whole() {
+    // Just over the limit: the part read into memory and the rest are joined.
+    let one = format!(r#"{{"trace_id":"x","request":"{}"}}"#, "y".repeat(1000));
+    let count = (IN_MEMORY_FILE_BYTES as usize / one.len()) + 10;
+    let doc = format!("[{}]", vec![one; count].join(","));
+    assert!(doc.len() as u64 > IN_MEMORY_FILE_BYTES);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.json");
+    std::fs::write(&path, &doc).expect("write");
+    let mut n = 0;
+    let r = read_file(&path, &mut |_| {
+        n += 1;
+        true
+    });
+    assert_eq!(
+        outcome(r),
+        Ok(FileStats {
+            traces: count as u64,
+            bad: 0
+        })
+    );
+    assert_eq!(n, count);
+}
