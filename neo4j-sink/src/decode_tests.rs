@@ -428,3 +428,264 @@ fn structured_and_batch_carry_non_ascii_in_json() {
     let d = decode(Mode::Batch, &HeaderMap::new(), &body, &rules()).expect("decodes");
     assert!(d.events[0].is_ok());
 }
+
+/// The text path (`structured_text`, the trace decoded straight from the
+/// event's JSON text) against the general path (`structured`, the event as a
+/// `serde_json::Value` handed to the CloudEvents SDK): over combinations of
+/// hostile attributes and data, both accept the same events with the same
+/// records and refuse the same events for the same reason.
+#[test]
+fn the_text_path_decides_as_the_general_path_does() {
+    let content_types = [
+        None,
+        Some(json!("application/json")),
+        Some(json!("application/json; charset=utf-8")),
+        Some(json!("text/json")),
+        Some(json!("application/vnd.x+json")),
+        Some(json!("application/vnd.x+json; charset=utf-8")),
+        Some(json!("APPLICATION/JSON")),
+        Some(json!("text/plain")),
+        Some(json!(5)),
+    ];
+    let datas = [
+        None,
+        Some(
+            json!({"trace_id": "t-ü", "resource_name": "bücket-名前-\u{202E}", "user": {"name": "jürgen"}}),
+        ),
+        Some(json!({})),
+        Some(json!({"trace_id": "x", "time": "yesterday"})),
+        Some(json!({"trace_id": "x", "user": 5})),
+        Some(json!({"trace_id": "  "})),
+        Some(
+            json!({"trace_id": "x", "code": 201, "n": 1.5e300, "extra": [null, {"\u{0}": "\u{10FFFF}"}]}),
+        ),
+        Some(json!([1])),
+        Some(json!("{\"trace_id\":\"in a string\"}")),
+        Some(json!(null)),
+    ];
+    let base64s = [
+        None,
+        Some(json!("eyJ0cmFjZV9pZCI6ImI2NCJ9")),
+        Some(json!("!!")),
+    ];
+    let times = [
+        None,
+        Some(json!("2026-12-07T03:21:04.495Z")),
+        Some(json!("yesterday")),
+    ];
+    let types = [json!("com.otc.cts.trace.x"), json!("other.type")];
+    let versions = [Some(json!("1.0")), Some(json!("0.3")), None];
+    let ids = [Some(json!("a")), Some(json!("")), None, Some(json!(5))];
+    let extensions = [
+        None,
+        Some(json!("p-ü")),
+        Some(json!({"a": 1})),
+        Some(json!(1.5)),
+    ];
+    let pick = |seed: &mut u64, n: usize| {
+        *seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((*seed >> 33) as usize) % n
+    };
+    // The first case is the usual event; in the others each part is the usual
+    // one three times in four, else any of its values.
+    let choose = |seed: &mut u64, case: usize, usual: usize, n: usize| {
+        if case == 0 || pick(seed, 4) > 0 {
+            usual
+        } else {
+            pick(seed, n)
+        }
+    };
+    let mut seed = 15_u64;
+    let mut accepted = 0;
+    let mut refused = 0;
+    for case in 0..4000 {
+        let mut e = Map::new();
+        let set = |e: &mut Map<String, Value>, k: &str, v: &Option<Value>| {
+            if let Some(v) = v {
+                e.insert(k.to_string(), v.clone());
+            }
+        };
+        set(
+            &mut e,
+            "specversion",
+            &versions[choose(&mut seed, case, 0, 3)],
+        );
+        set(&mut e, "id", &ids[choose(&mut seed, case, 0, 4)]);
+        e.insert(
+            "source".into(),
+            json!("https://cts.example/v3/p1?tracker=system"),
+        );
+        e.insert("type".into(), types[choose(&mut seed, case, 0, 2)].clone());
+        set(
+            &mut e,
+            "datacontenttype",
+            &content_types[choose(&mut seed, case, 1, 9)],
+        );
+        set(&mut e, "time", &times[choose(&mut seed, case, 1, 3)]);
+        set(
+            &mut e,
+            "project",
+            &extensions[choose(&mut seed, case, 1, 4)],
+        );
+        set(&mut e, "data", &datas[choose(&mut seed, case, 1, 10)]);
+        set(
+            &mut e,
+            "data_base64",
+            &base64s[choose(&mut seed, case, 0, 3)],
+        );
+        let mut text = Value::Object(e).to_string();
+        if case % 97 == 5 {
+            // A repeated `data` member: the last one counts in both paths.
+            text = text.replacen('{', r#"{"data":{"trace_id":"first"},"#, 1);
+        }
+        let raw: &RawValue = serde_json::from_str(&text).expect("valid JSON");
+        let value: Value = serde_json::from_str(&text).expect("valid JSON");
+        let fast = structured_text(raw, 3, &rules());
+        let general = structured(value, 3, &rules());
+        match (&fast, &general) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{text}");
+                accepted += 1;
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(
+                    (a.index, &a.id, a.reason.error),
+                    (b.index, &b.id, b.reason.error),
+                    "{text}: {} / {}",
+                    a.reason.detail,
+                    b.reason.detail
+                );
+                refused += 1;
+            }
+            _ => panic!("{text}: text path {fast:?}, general path {general:?}"),
+        }
+    }
+    assert!(
+        accepted > 50 && refused > 50,
+        "{accepted} accepted, {refused} refused"
+    );
+}
+
+#[test]
+fn a_batch_decodes_as_its_events_do_alone() {
+    let events: Vec<Value> = (0..20)
+        .map(|i| {
+            let mut e = structured_event(&format!("id-{i}-ü"));
+            if i % 5 == 3 {
+                e["data"] = json!([i]);
+            }
+            e
+        })
+        .collect();
+    let body = serde_json::to_vec(&events).expect("json");
+    let batch = decode(Mode::Batch, &HeaderMap::new(), &body, &rules()).expect("decodes");
+    assert_eq!(batch.events.len(), 20);
+    for (i, (got, e)) in batch.events.iter().zip(&events).enumerate() {
+        let alone = structured(e.clone(), i, &rules());
+        match (got, &alone) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b),
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            _ => panic!("event {i}: {got:?} / {alone:?}"),
+        }
+        assert_eq!(got.is_err(), i % 5 == 3);
+    }
+}
+
+/// What `decode` answered before the text path: the whole body parsed as a
+/// `serde_json::Value`, each event through the general path.
+fn general_decode(
+    mode: Mode,
+    body: &[u8],
+) -> Result<Vec<Result<SinkEvent, RefusedEvent>>, Problem> {
+    let what = "body";
+    Ok(match (mode, parse_json(body, what)?) {
+        (Mode::Batch, Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| structured(v, i, &rules()))
+            .collect(),
+        (Mode::Batch, _) => return Err(Problem::not_a_cloudevent("not an array")),
+        (_, v) => vec![structured(v, 0, &rules())],
+    })
+}
+
+/// Bodies that are JSON to a `RawValue` but not to a `Value` (numbers out of
+/// range, lone surrogates, nesting at and past the recursion limit), escaped
+/// member names, and their neighbours that are fine: `decode` accepts and
+/// refuses exactly what the general path does, whole requests included.
+#[test]
+fn json_edge_cases_are_decided_as_the_general_path_decides_them() {
+    let event = |data: &str| {
+        format!(
+            r#"{{"specversion":"1.0","id":"e","source":"s","type":"com.otc.cts.trace.x","data":{data}}}"#
+        )
+    };
+    let nested = |depth: usize| {
+        format!(
+            r#"{{"trace_id":"t","request":{}1{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let mut datas: Vec<String> = [
+        r#"{"trace_id":"t","code":1e400}"#,
+        r#"{"trace_id":"t","code":-1e309}"#,
+        r#"{"trace_id":"t","code":1e308}"#,
+        r#"{"trace_id":"t","code":18446744073709551616}"#,
+        r#"{"trace_id":"t","resource_name":"\ud800"}"#,
+        r#"{"trace_id":"t","resource_name":"\ud800x"}"#,
+        r#"{"trace_id":"t","resource_name":"\udc00\ud800"}"#,
+        r#"{"trace_id":"t","resource_name":"\ud83d\ude00 \u00fc"}"#,
+        r#"{"trace_\u0069d":"escaped key","x":"\"\\\/\b\f\n\r\t"}"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    datas.extend((120..=130).map(nested));
+    let mut bodies = Vec::new();
+    for d in &datas {
+        bodies.push((Mode::Structured, event(d)));
+        bodies.push((
+            Mode::Batch,
+            format!("[{},{}]", event(r#"{"trace_id":"ok"}"#), event(d)),
+        ));
+        // The data member's name escaped, and the attributes' values hostile.
+        bodies.push((
+            Mode::Structured,
+            event(d).replace(r#""data":"#, r#""d\u0061ta":"#),
+        ));
+        bodies.push((
+            Mode::Structured,
+            event(d).replace(r#""id":"e""#, r#""id":"\ud800""#),
+        ));
+    }
+    let mut wholly_refused = 0;
+    for (mode, body) in &bodies {
+        let got = decode(*mode, &HeaderMap::new(), body.as_bytes(), &rules()).map(|d| d.events);
+        let want = general_decode(*mode, body.as_bytes());
+        match (&got, &want) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.len(), b.len(), "{body}");
+                for (x, y) in a.iter().zip(b) {
+                    match (x, y) {
+                        (Ok(x), Ok(y)) => assert_eq!(x, y, "{body}"),
+                        (Err(x), Err(y)) => assert_eq!(
+                            (x.index, &x.id, x.reason.error),
+                            (y.index, &y.id, y.reason.error),
+                            "{body}"
+                        ),
+                        _ => panic!("{body}: {x:?} / {y:?}"),
+                    }
+                }
+            }
+            (Err(a), Err(_)) => {
+                assert_eq!(a.error, "not_a_cloudevent", "{body}");
+                wholly_refused += 1;
+            }
+            _ => panic!("{body}: decode {got:?}, general path {want:?}"),
+        }
+    }
+    assert!(wholly_refused >= 8, "{wholly_refused}");
+}

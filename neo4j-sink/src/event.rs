@@ -64,6 +64,30 @@ pub fn is_json_media_type(media_type: &str) -> bool {
 impl EventRules {
     /// Checks one CloudEvent and turns it into a [`SinkEvent`].
     pub fn check(&self, mut event: Event) -> Result<SinkEvent, EventError> {
+        self.check_type(&event)?;
+        let (content_type, _, data) = event.take_data();
+        let trace = trace_from_data(content_type.as_deref(), data)?;
+        finish(event, trace)
+    }
+
+    /// As [`EventRules::check`], for an event whose data is given as JSON
+    /// text (the `data` member of a structured event, `event` itself carrying
+    /// none): the trace is decoded straight from the text.
+    pub fn check_json_data(&self, event: Event, data: &str) -> Result<SinkEvent, EventError> {
+        self.check_type(&event)?;
+        if let Some(ct) = event.datacontenttype() {
+            json_content_type(ct)?;
+        }
+        let trace = serde_json::from_str::<Trace>(data).map_err(|e| {
+            EventError::new(
+                "invalid_data",
+                format!("the event data is not a CTS trace: {e}"),
+            )
+        })?;
+        finish(event, trace)
+    }
+
+    fn check_type(&self, event: &Event) -> Result<(), EventError> {
         let ty = event.ty();
         if !self.accepted_type_prefixes.is_empty()
             && !self
@@ -80,44 +104,51 @@ impl EventRules {
                 ),
             ));
         }
-        let key_source = event.source().to_string();
-        let id = event.id().to_string();
-        let (content_type, _, data) = event.take_data();
-        let mut trace = trace_from_data(content_type.as_deref(), data)?;
-        let trace_id = trace
-            .id()
-            .ok_or_else(|| {
-                EventError::new(
-                    "missing_trace_id",
-                    "the trace in the event data has no trace_id; it cannot be stored",
-                )
-            })?
-            .to_string();
-        let (context, mut derived) = context::derive(&event, &trace);
-        if let Some((rating, from)) = context::rating_from_extensions(&event, &trace) {
-            trace.trace_rating = Some(rating);
-            derived.push(from);
-        }
-        Ok(SinkEvent {
-            key: EventKey {
-                source: key_source,
-                id,
-                trace_id,
-            },
-            record: TraceRecord::new(trace, context),
-            derived,
-        })
+        Ok(())
+    }
+}
+
+/// The record of an accepted event, from its attributes and its trace.
+fn finish(event: Event, mut trace: Trace) -> Result<SinkEvent, EventError> {
+    let trace_id = trace
+        .id()
+        .ok_or_else(|| {
+            EventError::new(
+                "missing_trace_id",
+                "the trace in the event data has no trace_id; it cannot be stored",
+            )
+        })?
+        .to_string();
+    let (context, mut derived) = context::derive(&event, &trace);
+    if let Some((rating, from)) = context::rating_from_extensions(&event, &trace) {
+        trace.trace_rating = Some(rating);
+        derived.push(from);
+    }
+    Ok(SinkEvent {
+        key: EventKey {
+            source: event.source().to_string(),
+            id: event.id().to_string(),
+            trace_id,
+        },
+        record: TraceRecord::new(trace, context),
+        derived,
+    })
+}
+
+fn json_content_type(ct: &str) -> Result<(), EventError> {
+    if is_json_media_type(ct) {
+        Ok(())
+    } else {
+        Err(EventError::new(
+            "invalid_data",
+            format!("datacontenttype {ct:?} is not JSON; the data must be a CTS trace as application/json"),
+        ))
     }
 }
 
 fn trace_from_data(content_type: Option<&str>, data: Option<Data>) -> Result<Trace, EventError> {
     if let Some(ct) = content_type {
-        if !is_json_media_type(ct) {
-            return Err(EventError::new(
-                "invalid_data",
-                format!("datacontenttype {ct:?} is not JSON; the data must be a CTS trace as application/json"),
-            ));
-        }
+        json_content_type(ct)?;
     }
     let value = match data {
         None => {
