@@ -109,7 +109,7 @@ pub struct RawArgs {
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value = "30")]
     pub write_timeout_secs: String,
     /// Largest number of events written in one transaction.
-    #[arg(long, env = "BATCH_MAX_EVENTS", default_value = "500")]
+    #[arg(long, env = "BATCH_MAX_EVENTS", default_value = "1000")]
     pub batch_max_events: String,
     /// How long a batch waits for more events before it is written, in milliseconds. 0 writes what is
     /// queued as soon as a write slot is free; events queue while every slot is busy, so batches grow

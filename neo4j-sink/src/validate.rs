@@ -181,7 +181,7 @@ impl RawArgs {
             &self.batch_max_events,
             1,
             100_000,
-            "500",
+            "1000",
         )?;
         let batch = BatchSettings {
             max_events,
