@@ -340,7 +340,7 @@ impl Sink<'_> {
 
     /// Decodes one element from its JSON text (no `Value` in between).
     fn take_text(&mut self, text: &str) -> bool {
-        self.decoded(serde_json::from_str::<Trace>(text))
+        self.decoded(Trace::from_json_str(text))
     }
 
     fn decoded(&mut self, trace: serde_json::Result<Trace>) -> bool {

@@ -216,6 +216,8 @@ fn reading_from_memory_agrees_with_the_stream() {
         r#"[{"trace_id":"a"},{"trace_id":"b","time":"yesterday"},5,null,{"trace_id":"c"}]"#
             .to_string(),
         r#"[{"trace_id":"a"},{"trace_id":"b""#.to_string(),
+        r#"[{"trace_id":"a","trace_id":"repeated"},{"trace_id":"b","user":{"name":"x"},"user":{"name":"y"}}]"#
+            .to_string(),
         r#""just a string""#.to_string(),
         String::new(),
         format!(
@@ -308,4 +310,22 @@ fn a_file_beyond_the_memory_limit_is_streamed_whole() {
         })
     );
     assert_eq!(n, count);
+}
+
+#[test]
+fn a_repeated_member_counts_once_the_last_winning() {
+    let doc = r#"[{"trace_id":"a","trace_id":"repeated"},{"trace_id":"b","user":{"name":"x"},"user":{"name":"y"}}]"#;
+    let mut got = Vec::new();
+    let r = read_slice(doc.as_bytes(), &mut |t: Trace| {
+        got.push((t.trace_id, t.user.and_then(|u| u.name)));
+        true
+    });
+    assert_eq!(outcome(r), Ok(FileStats { traces: 2, bad: 0 }));
+    assert_eq!(
+        got,
+        vec![
+            (Some("repeated".to_string()), None),
+            (Some("b".to_string()), Some("y".to_string()))
+        ]
+    );
 }

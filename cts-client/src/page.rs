@@ -89,7 +89,7 @@ impl From<PageWire> for TracePage {
         let mut traces = Vec::with_capacity(w.traces.len());
         let mut undecodable = Vec::new();
         for (index, raw) in w.traces.iter().enumerate() {
-            match serde_json::from_str::<Trace>(raw.get()) {
+            match Trace::from_json_str(raw.get()) {
                 Ok(t) => traces.push(t),
                 Err(e) => undecodable.push(UndecodableTrace::new(index, raw.get(), &e)),
             }

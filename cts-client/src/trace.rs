@@ -99,6 +99,27 @@ impl Trace {
             .map(str::trim)
             .filter(|s| !s.is_empty())
     }
+
+    /// Decodes a trace from its JSON text with the outcome of decoding the
+    /// text into a [`serde_json::Value`] and that into a `Trace`, but without
+    /// building the `Value` when the text decodes directly (about half the
+    /// time; `cargo bench -p cts-client --bench decode`).
+    ///
+    /// The two ways differ only where the text is unusual: a member repeated
+    /// in an object counts once in a `Value`, its last value winning, while
+    /// decoding directly refuses a repeated field. So whenever the direct
+    /// decoding fails, the text is decoded through a `Value`, and that result,
+    /// success or error, is the answer: the same as `serde_json::from_value`
+    /// of `serde_json::from_str` in every case.
+    ///
+    /// # Errors
+    ///
+    /// The text is not JSON, or not a trace (see [`Trace`] for what is
+    /// accepted).
+    pub fn from_json_str(text: &str) -> Result<Trace, serde_json::Error> {
+        serde_json::from_str(text)
+            .or_else(|_| serde_json::from_value(serde_json::from_str::<Value>(text)?))
+    }
 }
 
 /// The outcome rating of a trace.
@@ -443,6 +464,54 @@ mod tests {
             let expected: f64 = number.parse().expect("a float");
             assert_eq!(t.extra["reading"].as_f64(), Some(expected), "{number}");
         }
+    }
+
+    /// `from_json_str` against what it promises: the outcome of decoding
+    /// through a `Value`, for repeated members (which decoding directly
+    /// refuses), hostile numbers and text, wrong types and broken JSON.
+    #[test]
+    fn from_json_str_decides_as_decoding_through_a_value_does() {
+        let texts = [
+            r#"{"trace_id":"a","trace_id":"b"}"#,
+            r#"{"trace_id":"a","user":{"name":"x"},"user":{"name":"y","name":"z"}}"#,
+            r#"{"trace_id":"a","time":1,"time":"2","x":1,"y":2,"x":3}"#,
+            r#"{"trace_id":"a","trace_rating":"normal","trace_status":"incident","trace_rating":"warning"}"#,
+            r#"{"trace_id":"a","user":"{\"name\":\"s\",\"name\":\"t\"}"}"#,
+            r#"{"trace_id":"a","code":1e400}"#,
+            r#"{"trace_id":"a","code":18446744073709551616,"n":-0.0}"#,
+            r#"{"trace_id":"a","resource_name":"\ud83d\ude00 bücket-名前-\u202e","request":{"a":[1,{"b":null}]}}"#,
+            r#"{"trace_id":"a","resource_name":"\ud800"}"#,
+            r#"{"trace_id":"a","time":"yesterday"}"#,
+            r#"{"trace_id":["a"]}"#,
+            r#"{"trace_id":"a","user":5}"#,
+            r#"{"trace_id":"a""#,
+            r#"{"trace_id":"a"} trailing"#,
+            r#"[{"trace_id":"a"}]"#,
+            r#"null"#,
+            "",
+            r#"{}"#,
+        ];
+        let mut repeated_refused_directly = 0;
+        for text in texts {
+            let via_value =
+                serde_json::from_str::<Value>(text).and_then(serde_json::from_value::<Trace>);
+            let got = Trace::from_json_str(text);
+            match (&got, &via_value) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{text}: {got:?} / {via_value:?}"),
+            }
+            if via_value.is_ok() && serde_json::from_str::<Trace>(text).is_err() {
+                repeated_refused_directly += 1;
+            }
+        }
+        // The fallback is needed: decoding directly refuses what a Value accepts.
+        assert!(
+            repeated_refused_directly >= 3,
+            "{repeated_refused_directly}"
+        );
+        let t = Trace::from_json_str(texts[0]).expect("decodes");
+        assert_eq!(t.id(), Some("b"), "the last value wins, as in a Value");
     }
 
     #[test]

@@ -639,6 +639,8 @@ fn json_edge_cases_are_decided_as_the_general_path_decides_them() {
         r#"{"trace_id":"t","resource_name":"\udc00\ud800"}"#,
         r#"{"trace_id":"t","resource_name":"\ud83d\ude00 \u00fc"}"#,
         r#"{"trace_\u0069d":"escaped key","x":"\"\\\/\b\f\n\r\t"}"#,
+        r#"{"trace_id":"t","trace_id":"repeated: the last wins"}"#,
+        r#"{"trace_id":"t","user":{"name":"a"},"user":{"name":"b","name":"c"},"x":1,"x":2}"#,
     ]
     .iter()
     .map(|s| s.to_string())

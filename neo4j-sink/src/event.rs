@@ -78,7 +78,7 @@ impl EventRules {
         if let Some(ct) = event.datacontenttype() {
             json_content_type(ct)?;
         }
-        let trace = serde_json::from_str::<Trace>(data).map_err(|e| {
+        let trace = Trace::from_json_str(data).map_err(|e| {
             EventError::new(
                 "invalid_data",
                 format!("the event data is not a CTS trace: {e}"),
