@@ -14,8 +14,10 @@
 //! into `Trace`; the same text into a `serde_json::Value` only (what any
 //! decoder must at least pay to read the text); `Value` then
 //! `serde_json::from_value::<Trace>` (the sink's path before it parsed
-//! event data straight from the text); and `serde_json::to_string` of a
-//! `Trace` (the exporter's encoding).
+//! event data straight from the text); the archive reader on all traces as
+//! one JSON array, from a `Read` (`read_stream`, how a file larger than
+//! `IN_MEMORY_FILE_BYTES` is read) and from memory (`read_slice`); and
+//! `serde_json::to_string` of a `Trace` (the exporter's encoding).
 
 use cts_client::Trace;
 use cts_emulator::generator::{Generator, TenantSpec};
@@ -48,6 +50,9 @@ fn main() {
         "decode bench: {n} generated traces, {} bytes of JSON on average",
         bytes / n
     );
+    // The same traces as one archive document (a JSON array), for the archive
+    // reader from a `Read` (a file as a stream) and from memory.
+    let document = format!("[{}]", texts.join(","));
     let traces: Vec<Trace> = texts
         .iter()
         .map(|t| serde_json::from_str(t).expect("generator emits traces"))
@@ -79,6 +84,20 @@ fn main() {
                 let v: Value = serde_json::from_str(t).expect("decodes");
                 black_box(serde_json::from_value::<Trace>(v).expect("decodes"));
             }
+        });
+        run("archive read_stream", &mut || {
+            let r = cts_client::archive::read_stream(document.as_bytes(), &mut |t| {
+                black_box(t);
+                true
+            });
+            assert_eq!(r.expect("reads").traces, n as u64);
+        });
+        run("archive read_slice", &mut || {
+            let r = cts_client::archive::read_slice(document.as_bytes(), &mut |t| {
+                black_box(t);
+                true
+            });
+            assert_eq!(r.expect("reads").traces, n as u64);
         });
         run("to_string(Trace)", &mut || {
             for t in &traces {

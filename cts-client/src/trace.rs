@@ -102,8 +102,9 @@ impl Trace {
 
     /// Decodes a trace from its JSON text with the outcome of decoding the
     /// text into a [`serde_json::Value`] and that into a `Trace`, but without
-    /// building the `Value` when the text decodes directly (about half the
-    /// time; `cargo bench -p cts-client --bench decode`).
+    /// building the `Value` when the text decodes directly, which takes about
+    /// half the time (`cargo bench -p cts-client --bench decode`: 1.5 against
+    /// 2.8 µs for a trace of 870 bytes).
     ///
     /// The two ways differ only where the text is unusual: a member repeated
     /// in an object counts once in a `Value`, its last value winning, while

@@ -378,6 +378,7 @@ async fn an_api_backfill_covers_its_range_once_in_windows_without_gaps() {
     }
 }
 
+#[cfg(feature = "archive")]
 #[tokio::test]
 async fn an_archive_backfill_never_sends_a_trace_of_another_project() {
     use cts_client::follow::backfill::{from_archive, Ended};

@@ -5,6 +5,8 @@ mod bodies;
 mod emulator;
 mod errors;
 mod event_context;
+// The README's path, which bounds the window with a chrono DateTime.
+#[cfg(feature = "chrono")]
 mod one_call;
 mod pagination;
 mod support;
