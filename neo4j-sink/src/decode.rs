@@ -190,19 +190,7 @@ fn structured_text(
     };
     check_structured_attributes(&attributes).map_err(refuse)?;
     let attributes = Value::Object(attributes);
-    let event = Event::deserialize(&attributes).map_err(|e| {
-        let culprit = PARSED.iter().find(|(attr, _)| {
-            attributes.get(attr).is_some() && {
-                let mut rest = attributes.clone();
-                rest.as_object_mut().map(|m| m.remove(*attr));
-                Event::deserialize(&rest).is_ok()
-            }
-        });
-        refuse(invalid_attribute(
-            e,
-            culprit.map(|(a, rule)| (format!("attribute `{a}`"), *rule)),
-        ))
-    })?;
+    let event = Event::deserialize(&attributes).map_err(|e| refuse(sdk_refusal(e, &attributes)))?;
     rules.check_json_data(event, data.get()).map_err(refuse)
 }
 
@@ -615,23 +603,27 @@ fn structured(value: Value, index: usize, rules: &EventRules) -> Result<SinkEven
     if let Some(data) = data {
         map.insert("data".to_string(), data);
     }
-    let event = Event::deserialize(Value::Object(map)).map_err(|e| {
-        // As in binary mode: name the attribute the SDK refused, when the
-        // attributes alone are refused and are accepted without it.
-        let attributes_refused = Event::deserialize(&attributes).is_err();
-        let culprit = PARSED.iter().find(|(attr, _)| {
-            attributes_refused && attributes.get(attr).is_some() && {
-                let mut rest = attributes.clone();
-                rest.as_object_mut().map(|m| m.remove(*attr));
-                Event::deserialize(&rest).is_ok()
-            }
-        });
-        refuse(invalid_attribute(
-            e,
-            culprit.map(|(a, rule)| (format!("attribute `{a}`"), *rule)),
-        ))
-    })?;
+    let event =
+        Event::deserialize(Value::Object(map)).map_err(|e| refuse(sdk_refusal(e, &attributes)))?;
     rules.check(event).map_err(refuse)
+}
+
+/// The SDK's refusal of a structured event. As in binary mode, it names the
+/// attribute the SDK refused when the attributes alone (`data` left out) are
+/// refused and are accepted without that one.
+fn sdk_refusal(sdk_error: impl std::fmt::Display, attributes: &Value) -> EventError {
+    let attributes_refused = Event::deserialize(attributes).is_err();
+    let culprit = PARSED.iter().find(|(attr, _)| {
+        attributes_refused && attributes.get(attr).is_some() && {
+            let mut rest = attributes.clone();
+            rest.as_object_mut().map(|m| m.remove(*attr));
+            Event::deserialize(&rest).is_ok()
+        }
+    });
+    invalid_attribute(
+        sdk_error,
+        culprit.map(|(a, rule)| (format!("attribute `{a}`"), *rule)),
+    )
 }
 
 fn check_structured_attributes(map: &Map<String, Value>) -> Result<(), EventError> {
