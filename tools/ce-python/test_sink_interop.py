@@ -301,3 +301,49 @@ def test_sink_refuses_what_is_no_cloudevent(sink):
     status, body = post(sink, {"Content-Type": "application/json"}, json.dumps({"x": 1}).encode())
     assert 400 <= status < 500, status
     assert "ce-specversion" in body
+
+
+def test_huge_empty_and_repeated_values_in_structured_and_batch_mode(sink, neo4j_driver, run_id):
+    """The sink decodes a structured or batched event's trace straight from the body's text (session 7).
+    Python's SDK writes the events; the official driver reads back what the graph holds: a request of
+    120,000 non-ASCII characters (the SDK writes each as a \\u escape: about 720 KB, under the sink's
+    1 MiB body limit), empty strings in every text field,
+    and a trace whose JSON repeats a member (the last value counts, as when the JSON is read into a map)."""
+    fmt = JSONFormat()
+    huge = "ü名" * 60_000
+    big = event(run_id, 0, "big")
+    big.get_data()["request"] = huge
+    empty = event(run_id, 1, "empty")
+    for key in ("trace_name", "trace_type", "service_type", "resource_type", "resource_name",
+                "source_ip", "code", "api_version", "request_id"):
+        empty.get_data()[key] = ""
+    empty.get_data()["user"]["name"] = ""
+    plain = event(run_id, 2, "repeated")
+    try:
+        # Each alone in structured mode; the empty one and the repeated one also in one batch.
+        for e in (big, empty):
+            msg = to_structured(e, JSONFormat())
+            status, body = post(sink, msg.headers, msg.body)
+            assert 200 <= status < 300, f"{e.get_id()[:40]}: {status} {body[:300]}"
+        # A member repeated inside `data`: the SDK cannot write it, so it is spliced into its output.
+        text = fmt.write(plain).decode("utf-8")
+        marker = '"trace_name":'
+        assert marker in text.replace(": ", ":"), text[:300]
+        text = text.replace('"trace_name": ', '"trace_name":').replace(
+            '"trace_name":', '"trace_name":"first","trace_name":', 1)
+        batch = b"[" + fmt.write(empty) + b"," + text.encode("utf-8") + b"]"
+        status, answer = post(sink, {"Content-Type": "application/cloudevents-batch+json"}, batch)
+        assert 200 <= status < 300, f"{status} {answer[:500]}"
+
+        records, _, _ = neo4j_driver.execute_query(
+            "MATCH (a:Action) WHERE a.traceId STARTS WITH $run "
+            "RETURN a.traceId AS id, a.request AS request, a.name AS name, a.resourceName AS resourceName",
+            run=run_id,
+        )
+        got = {r["id"]: r for r in records}
+        assert sorted(got) == sorted(e.get_id() for e in (big, empty, plain)), sorted(got)
+        assert got[big.get_id()]["request"] == huge, "the huge request came back changed"
+        assert got[empty.get_id()]["resourceName"] in (None, ""), got[empty.get_id()]
+        assert got[plain.get_id()]["name"] == "createBucket", "the last of the repeated members counts"
+    finally:
+        cleanup(neo4j_driver, run_id)
